@@ -1,0 +1,38 @@
+"""Settings from ``SKYSHARE_*`` environment variables, with defaults that run embedded.
+
+Embedded means: a SQLite file under the user's data directory, the in-process event bus,
+the bundled London network and airspace, and a simulated fleet.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _default_database_url() -> str:
+    path = Path(user_data_dir("skyshare")) / "skyshare.db"
+    return f"sqlite:///{path}"
+
+
+class Settings(BaseSettings):
+    """Every knob of a SkyShare deployment. See README "Deployment"."""
+
+    model_config = SettingsConfigDict(env_prefix="SKYSHARE_", extra="ignore")
+
+    database_url: str = Field(default_factory=_default_database_url)
+    mqtt_url: str | None = None
+    api_keys: str = ""  # comma-separated key:agency:role
+    api_keys_file: Path | None = None
+    network_file: Path = REPO_ROOT / "launch_sites" / "london.yaml"
+    airspace_file: Path = REPO_ROOT / "airspace" / "london.geojson"
+    boroughs_file: Path = REPO_ROOT / "airspace" / "london_boroughs.geojson"
+    ceiling_m: float = 120.0  # UK open-category limit above the surface
+    min_cruise_alt_m: float = 60.0
+    crs: str = "EPSG:27700"
+    proposal_timeout_s: float = 60.0
