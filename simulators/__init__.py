@@ -1,0 +1,1 @@
+"""Simulators: MAVLink vehicles, SITL launchers and incident streams."""
