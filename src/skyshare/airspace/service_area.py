@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import shapely
 from shapely import STRtree
-from shapely.geometry import shape
+from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from skyshare.domain.errors import InputError
@@ -43,7 +43,9 @@ class ServiceArea:
         union = shapely.union_all(geoms)
         closed = union.buffer(river_gap_m).buffer(-river_gap_m)
         gaps = [g for g in getattr(closed.difference(union), "geoms", [closed.difference(union)])]
-        bridging = [g for g in gaps if len(self._tree.query(g, predicate="dwithin", distance=1.0)) >= 2]
+        bridging = [
+            g for g in gaps if len(self._tree.query(g, predicate="dwithin", distance=1.0)) >= 2
+        ]
         self.geometry: BaseGeometry = shapely.union_all([union, *bridging])
         shapely.prepare(self.geometry)
 
@@ -70,6 +72,20 @@ class ServiceArea:
             return None
         return self.boroughs[int(self._tree.query_nearest(point)[0])].name
 
+    def to_geojson(self, tolerance_m: float = 0.0) -> dict[str, Any]:
+        """The boroughs as a WGS84 FeatureCollection, optionally simplified for drawing."""
+        features = []
+        for b in self.boroughs:
+            geom = b.geometry.simplify(tolerance_m) if tolerance_m else b.geometry
+            features.append(
+                {
+                    "type": "Feature",
+                    "properties": {"name": b.name, "code": b.code},
+                    "geometry": mapping(_to_wgs84(geom, self.projection)),
+                }
+            )
+        return {"type": "FeatureCollection", "features": features}
+
     def geometry_of(self, name: str) -> BaseGeometry:
         for b in self.boroughs:
             if b.name == name:
@@ -94,13 +110,21 @@ def parse_service_area(
         try:
             geom = shape(feature["geometry"])
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise InputError("geometry", f"not a GeoJSON geometry ({exc})", source=source,
-                             item=item) from None
+            raise InputError(
+                "geometry", f"not a GeoJSON geometry ({exc})", source=source, item=item
+            ) from None
         if geom.geom_type not in ("Polygon", "MultiPolygon"):
-            raise InputError("geometry", f"expected a Polygon, got {geom.geom_type}",
-                             source=source, item=item)
+            raise InputError(
+                "geometry", f"expected a Polygon, got {geom.geom_type}", source=source, item=item
+            )
         if not geom.is_valid:
             raise InputError("geometry", shapely.is_valid_reason(geom), source=source, item=item)
-        metric = shapely.transform(geom, lambda c: np.column_stack(proj.to_metric(c[:, 0], c[:, 1])))
+        metric = shapely.transform(
+            geom, lambda c: np.column_stack(proj.to_metric(c[:, 0], c[:, 1]))
+        )
         boroughs.append(Borough(name.strip(), str(props.get("gss_code", "")), metric))
     return ServiceArea(boroughs, proj)
+
+
+def _to_wgs84(geom: BaseGeometry, proj: Projection) -> BaseGeometry:
+    return shapely.transform(geom, lambda c: np.column_stack(proj.to_wgs84(c[:, 0], c[:, 1])))

@@ -53,8 +53,9 @@ class _Reader:
 
     def __init__(self, raw: Any, source: str, item: str) -> None:
         if not isinstance(raw, Mapping):
-            raise InputError("(item)", f"expected a mapping, got {type(raw).__name__}",
-                             source=source, item=item)
+            raise InputError(
+                "(item)", f"expected a mapping, got {type(raw).__name__}", source=source, item=item
+            )
         self.raw, self.source, self.item = raw, source, item
 
     def fail(self, name: str, reason: str) -> InputError:
@@ -171,7 +172,9 @@ def parse_network(doc: Any, source: str = "<network>") -> Network:
         site = LaunchSite(
             id=r.get("id", _text),
             name=r.get("name", _text),
-            position=GeoPoint(r.number("lat", low=-90, high=90), r.number("lon", low=-180, high=180)),
+            position=GeoPoint(
+                r.number("lat", low=-90, high=90), r.number("lon", low=-180, high=180)
+            ),
             borough=r.get("borough", _text),
             owner=agency_ref(r, "owner"),
             shared=r.get("shared", _flag),

@@ -1,0 +1,134 @@
+"""The FastAPI application: factory, error mapping, event stream and the dashboard page."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect, status
+from fastapi.responses import FileResponse, JSONResponse
+
+from skyshare import __version__
+from skyshare.api import routes_incidents, routes_network
+from skyshare.api.auth import KeyRing, load_keys
+from skyshare.config import Settings
+from skyshare.domain import InputError
+from skyshare.runtime.runtime import Conflict, NotFound, Runtime
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(
+    settings: Settings | None = None, *, runtime: Runtime | None = None, keys: KeyRing | None = None
+) -> FastAPI:
+    """Build the app. With no runtime given, one is created (and shut down) by the lifespan."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = runtime is None
+        live = runtime or await Runtime.create(settings)
+        app.state.runtime = live
+        app.state.keys = keys or load_keys(
+            settings.api_keys, settings.api_keys_file, live.network.agencies
+        )
+        if not len(app.state.keys):
+            log.warning("no API keys configured: every request will get 401")
+        try:
+            yield
+        finally:
+            if owned:
+                await live.shutdown()
+
+    app = FastAPI(
+        title="SkyShare",
+        version=__version__,
+        summary="Dispatch and airspace coordination for a shared emergency-services drone network",
+        lifespan=lifespan,
+    )
+    _add_error_handlers(app)
+    app.include_router(routes_network.router)
+    app.include_router(routes_incidents.router)
+    _include_optional_routers(app)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz(request: Request) -> dict[str, object]:
+        live: Runtime = request.app.state.runtime
+        return {
+            "status": "ok",
+            "version": __version__,
+            "network": live.network.name,
+            "drones": len(live.network.drones),
+            "sites": len(live.network.sites),
+        }
+
+    @app.get("/", include_in_schema=False)
+    async def dashboard() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @app.websocket("/api/v1/stream")
+    async def stream(ws: WebSocket) -> None:
+        """Live events for the caller's agency. Authenticate with ?key=... (browsers
+        cannot set headers on a WebSocket)."""
+        principal = ws.app.state.keys.lookup(ws.query_params.get("key", ""))
+        if principal is None:
+            await ws.close(code=4401, reason="missing or unknown API key")
+            return
+        await ws.accept()
+        live: Runtime = ws.app.state.runtime
+        agency = None if principal.may_act_for("*") else principal.agency
+        async with live.bus.subscribe(agency=agency) as events:
+            receiver = asyncio.create_task(_drain(ws))
+            try:
+                async for event in events:
+                    if receiver.done():
+                        break
+                    await ws.send_json(event.to_json())
+            except WebSocketDisconnect:
+                pass
+            finally:
+                receiver.cancel()
+
+    return app
+
+
+async def _drain(ws: WebSocket) -> None:
+    """Read (and ignore) what the client sends, so a disconnect is noticed."""
+    try:
+        while True:
+            await ws.receive_text()
+    except WebSocketDisconnect:
+        return
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(InputError)
+    async def input_error(_: Request, exc: InputError) -> JSONResponse:
+        # Same shape as FastAPI's own validation errors, so clients parse one format.
+        return JSONResponse(
+            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
+            content={
+                "detail": [{"loc": ["body", exc.field], "msg": exc.reason, "type": "value_error"}]
+            },
+        )
+
+    @app.exception_handler(NotFound)
+    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse(status_code=404, content={"detail": f"no incident {exc.args[0]}"})
+
+    @app.exception_handler(Conflict)
+    async def conflict(_: Request, exc: Conflict) -> JSONResponse:
+        return JSONResponse(status_code=409, content={"detail": str(exc)})
+
+
+def _include_optional_routers(app: FastAPI) -> None:
+    """Routers of capabilities that may not be installed in every build."""
+    try:
+        from skyshare.api import routes_airspace
+    except ImportError:
+        return
+    app.include_router(routes_airspace.router)

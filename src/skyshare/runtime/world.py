@@ -1,0 +1,63 @@
+"""Loading the static world from files: network, service area, airspace.
+
+This is the one place that reads those files; the core only ever sees parsed documents.
+Every failure names the file, and the core's validators name the feature and the field.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from skyshare.airspace.service_area import ServiceArea, parse_service_area
+from skyshare.config import Settings
+from skyshare.domain import InputError, Network, parse_network
+from skyshare.geo import projection
+
+
+@dataclass(frozen=True)
+class World:
+    """What SkyShare knows before anything happens."""
+
+    network: Network
+    area: ServiceArea
+    airspace_doc: dict[str, Any]
+    airspace_source: str
+
+
+def read_document(path: Path) -> Any:
+    """Parse a YAML or JSON file, failing with the file name and the parser's reason."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError("(file)", exc.strerror or str(exc), source=str(path)) from None
+    try:
+        if path.suffix in {".yaml", ".yml"}:
+            return yaml.safe_load(text)
+        return json.loads(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise InputError(
+            "(file)", f"not valid {path.suffix[1:].upper()}: {exc}", source=str(path)
+        ) from None
+
+
+def load_network(path: Path) -> Network:
+    return parse_network(read_document(path), source=str(path))
+
+
+def load_world(settings: Settings) -> World:
+    proj = projection(settings.crs)
+    network = load_network(settings.network_file)
+    area = parse_service_area(
+        read_document(settings.boroughs_file), source=str(settings.boroughs_file), proj=proj
+    )
+    airspace_doc = read_document(settings.airspace_file)
+    if not isinstance(airspace_doc, dict) or airspace_doc.get("type") != "FeatureCollection":
+        raise InputError(
+            "type", "expected a GeoJSON FeatureCollection", source=str(settings.airspace_file)
+        )
+    return World(network, area, airspace_doc, str(settings.airspace_file))
