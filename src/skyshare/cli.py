@@ -123,6 +123,5 @@ def bench(
             console.print(f"  {key}: {value}")
 
 
-
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect, status
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, JSONResponse
 
 from skyshare import __version__
@@ -110,7 +110,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def input_error(_: Request, exc: InputError) -> JSONResponse:
         # Same shape as FastAPI's own validation errors, so clients parse one format.
         return JSONResponse(
-            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status_code=422,
             content={
                 "detail": [{"loc": ["body", exc.field], "msg": exc.reason, "type": "value_error"}]
             },

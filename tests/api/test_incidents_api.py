@@ -1,0 +1,188 @@
+"""What an operator sees through the API: intake, proposals, decisions, access control."""
+
+from __future__ import annotations
+
+import math
+
+from fastapi.testclient import TestClient
+
+from skyshare.api.app import create_app
+from skyshare.config import Settings
+
+from .conftest import as_
+
+# Inside Camden, well away from restricted airspace.
+CAMDEN = {"lat": 51.5517, "lon": -0.1588}
+
+
+def call(**overrides: object) -> dict[str, object]:
+    body: dict[str, object] = {"agency": "police", "priority": "P2", "kind": "burglary", **CAMDEN}
+    body.update(overrides)
+    return body
+
+
+def distance_m(a: dict, b: dict) -> float:
+    dy = (a["lat"] - b["lat"]) * 111_320
+    dx = (a["lon"] - b["lon"]) * 111_320 * math.cos(math.radians(a["lat"]))
+    return math.hypot(dx, dy)
+
+
+def test_health_and_the_london_network_are_served(client: TestClient) -> None:
+    health = client.get("/healthz").json()
+    assert health["status"] == "ok"
+    sites = client.get("/api/v1/sites", headers=as_("police")).json()
+    drones = client.get("/api/v1/drones", headers=as_("police")).json()
+    assert len(sites) == health["sites"] >= 30
+    assert len(drones) == health["drones"] >= 60
+    assert {s["borough"] for s in sites} >= {"Camden", "Havering", "City of London"}
+
+
+def test_airspace_is_a_feature_collection_with_limits(client: TestClient) -> None:
+    doc = client.get("/api/v1/airspace", headers=as_("planner")).json()
+    assert doc["type"] == "FeatureCollection"
+    names = {f["properties"]["name"] for f in doc["features"]}
+    assert any("HEATHROW" in n.upper() for n in names)
+    for f in doc["features"]:
+        assert {"kind", "lower_m", "upper_m", "source"} <= f["properties"].keys()
+
+
+def test_a_call_gets_the_nearest_permitted_drone_with_a_reason(client: TestClient) -> None:
+    r = client.post("/api/v1/incidents", json=call(description="alarm"), headers=as_("police"))
+    assert r.status_code == 201, r.text
+    incident = r.json()
+    assert incident["borough"] == "Camden"
+    assert incident["status"] == "proposed"
+    proposal = incident["proposal"]
+    assert proposal["eta_s"] > 0 and proposal["drone_id"] in proposal["reason"]
+    sites = {s["id"]: s for s in client.get("/api/v1/sites", headers=as_("police")).json()}
+    chosen = distance_m(sites[proposal["site_id"]], CAMDEN)
+    for candidate in proposal["candidates"][1:]:
+        assert distance_m(sites[candidate["site_id"]], CAMDEN) >= chosen - 1
+
+
+def test_the_same_external_id_returns_the_same_incident(client: TestClient) -> None:
+    first = client.post("/api/v1/incidents", json=call(external_id="CAD-77"), headers=as_("police"))
+    again = client.post("/api/v1/incidents", json=call(external_id="CAD-77"), headers=as_("police"))
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"]
+    listed = client.get("/api/v1/incidents", headers=as_("police")).json()
+    assert [i["external_id"] for i in listed].count("CAD-77") == 1
+
+
+def test_bad_input_names_the_field_and_the_reason(client: TestClient) -> None:
+    cases = {
+        "lat": call(lat=95.0),
+        "agency": call(agency="coastguard"),
+        "priority": call(priority="P9"),
+        "kind": call(kind="alien_landing"),
+    }
+    for field, body in cases.items():
+        r = client.post("/api/v1/incidents", json=body, headers=as_("admin"))
+        assert r.status_code == 422, (field, r.text)
+        assert r.json()["detail"][0]["loc"][-1] == field
+    paris = client.post(
+        "/api/v1/incidents", json=call(lat=48.8566, lon=2.3522), headers=as_("police")
+    )
+    assert paris.status_code == 422
+    assert "outside the service area" in paris.json()["detail"][0]["msg"]
+    missing = client.post("/api/v1/incidents", json={"agency": "police"}, headers=as_("police"))
+    assert missing.status_code == 422
+    assert client.get("/api/v1/incidents", headers=as_("admin")).json() == []
+
+
+def test_a_point_on_the_thames_is_served_by_its_nearest_borough(client: TestClient) -> None:
+    r = client.post(
+        "/api/v1/incidents",
+        json=call(agency="fire", kind="water_rescue", priority="P1", lat=51.5072, lon=-0.0999),
+        headers=as_("fire"),
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["borough"] in {"City of London", "Southwark"}
+
+
+def test_keys_and_agencies_are_enforced(client: TestClient) -> None:
+    assert client.get("/api/v1/incidents").status_code == 401
+    assert client.get("/api/v1/incidents", headers={"X-API-Key": "guess-guess"}).status_code == 401
+    assert client.post("/api/v1/incidents", json=call(), headers=as_("fire")).status_code == 403
+    assert client.post("/api/v1/incidents", json=call(), headers=as_("planner")).status_code == 403
+    police = client.post("/api/v1/incidents", json=call(), headers=as_("police")).json()
+    assert client.get(f"/api/v1/incidents/{police['id']}", headers=as_("fire")).status_code == 403
+    assert (
+        client.post(f"/api/v1/incidents/{police['id']}/close", headers=as_("fire")).status_code
+        == 403
+    )
+    assert client.get("/api/v1/incidents", headers=as_("fire")).json() == []
+    assert len(client.get("/api/v1/incidents", headers=as_("planner")).json()) == 1
+
+
+def test_approve_then_close_releases_the_drone(client: TestClient) -> None:
+    incident = client.post("/api/v1/incidents", json=call(), headers=as_("police")).json()
+    drone = incident["proposal"]["drone_id"]
+    approved = client.post(f"/api/v1/incidents/{incident['id']}/approve", headers=as_("police"))
+    assert approved.json()["status"] == "dispatched"
+    assert approved.json()["proposal"]["status"] == "approved"
+    again = client.post(f"/api/v1/incidents/{incident['id']}/approve", headers=as_("police"))
+    assert again.status_code == 409
+    closed = client.post(
+        f"/api/v1/incidents/{incident['id']}/close", json={"reason": "done"}, headers=as_("police")
+    ).json()
+    assert closed["status"] == "closed"
+    drones = {d["id"]: d for d in client.get("/api/v1/drones", headers=as_("police")).json()}
+    assert drones[drone]["status"] == "docked"
+
+
+def test_decline_proposes_the_next_candidate(client: TestClient) -> None:
+    incident = client.post("/api/v1/incidents", json=call(), headers=as_("police")).json()
+    first = incident["proposal"]["drone_id"]
+    declined = client.post(
+        f"/api/v1/incidents/{incident['id']}/decline",
+        json={"reason": "drone needed elsewhere"},
+        headers=as_("police"),
+    ).json()
+    assert declined["proposal"]["drone_id"] != first
+    assert [h["status"] for h in declined["history"]] == ["declined", "proposed"]
+
+
+def test_two_calls_are_never_offered_the_same_drone(client: TestClient) -> None:
+    ids = [
+        client.post(
+            "/api/v1/incidents", json=call(external_id=f"x{n}"), headers=as_("police")
+        ).json()["proposal"]["drone_id"]
+        for n in range(5)
+    ]
+    assert len(set(ids)) == 5
+
+
+def test_auto_launch_policy_dispatches_without_an_operator(client: TestClient) -> None:
+    from skyshare.runtime.world import load_network
+
+    network = load_network(Settings().network_file)
+    auto = [(a.id, p) for a in network.agencies.values() for p in sorted(a.auto_launch)]
+    manual = [
+        (a.id, p) for a in network.agencies.values() for p in range(1, 5) if p not in a.auto_launch
+    ]
+    assert auto and manual, "the London policy should have both auto and manual priorities"
+    for (agency, priority), expected in ((auto[0], "dispatched"), (manual[0], "proposed")):
+        kind = (
+            "building_fire"
+            if agency == "fire"
+            else ("cardiac_arrest" if agency == "ambulance" else "burglary")
+        )
+        body = call(agency=agency, priority=int(priority), kind=kind)
+        r = client.post("/api/v1/incidents", json=body, headers=as_("admin"))
+        assert r.json()["status"] == expected, (agency, priority, r.text)
+
+
+def test_incidents_survive_a_restart(settings: Settings) -> None:
+    with TestClient(create_app(settings)) as first:
+        made = first.post("/api/v1/incidents", json=call(), headers=as_("police")).json()
+    with TestClient(create_app(settings)) as second:
+        again = second.get(f"/api/v1/incidents/{made['id']}", headers=as_("police")).json()
+        drones = {d["id"]: d for d in second.get("/api/v1/drones", headers=as_("police")).json()}
+    assert again["proposal"]["drone_id"] == made["proposal"]["drone_id"]
+    assert drones[made["proposal"]["drone_id"]]["status"] != "docked"
+
+
+def test_unknown_incident_is_404(client: TestClient) -> None:
+    r = client.get("/api/v1/incidents/inc-nope", headers=as_("police"))
+    assert r.status_code == 404
