@@ -27,6 +27,7 @@ class Settings(BaseSettings):
 
     database_url: str = Field(default_factory=_default_database_url)
     mqtt_url: str | None = None
+    mqtt_topic_prefix: str = "skyshare/v1"
     api_keys: str = ""  # comma-separated key:agency:role
     api_keys_file: Path | None = None
     network_file: Path = REPO_ROOT / "launch_sites" / "london.yaml"

@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
-from skyshare.bus import Bus, make_bus
+from skyshare.bus import Bus, InProcessBus, MqttBus
 from skyshare.config import Settings
 from skyshare.dispatch.nearest import propose_nearest
 from skyshare.domain import (
@@ -95,9 +95,13 @@ class Runtime:
         settings = settings or Settings()
         world = await asyncio.to_thread(load_world, settings)
         store = await asyncio.to_thread(Store.open, settings.database_url)
-        runtime = cls(world, store, bus or make_bus(None), clock or SystemClock(), settings)
+        runtime = cls(world, store, bus or InProcessBus(), clock or SystemClock(), settings)
         if bus is None and settings.mqtt_url:
-            runtime.bus = make_bus(settings.mqtt_url, intake=runtime.intake_from_cad)
+            runtime.bus = MqttBus(
+                settings.mqtt_url,
+                intake=runtime.intake_from_cad,
+                topic_prefix=settings.mqtt_topic_prefix,
+            )
         await asyncio.to_thread(runtime._load_state)
         await runtime.bus.start()
         return runtime

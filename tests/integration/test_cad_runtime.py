@@ -1,0 +1,89 @@
+"""A control room's CAD system talks to SkyShare over a real Mosquitto broker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import uuid
+from pathlib import Path
+
+import aiomqtt
+import pytest
+
+from skyshare.config import Settings
+from skyshare.runtime.runtime import Runtime
+
+BROKER = ("127.0.0.1", 1883)
+
+
+def _broker_up() -> str | None:
+    try:
+        with socket.create_connection(BROKER, timeout=1):
+            return None
+    except OSError as exc:
+        return f"no MQTT broker at {BROKER[0]}:{BROKER[1]} ({exc})"
+
+
+pytestmark = pytest.mark.skipif(_broker_up() is not None, reason=str(_broker_up()))
+
+
+async def test_cad_incidents_are_taken_in_and_events_published(tmp_path: Path) -> None:
+    prefix = f"skyshare-test/{uuid.uuid4().hex[:8]}/v1"
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+        mqtt_url=f"mqtt://{BROKER[0]}:{BROKER[1]}",
+        mqtt_topic_prefix=prefix,
+    )
+    runtime = await Runtime.create(settings)
+    try:
+        async with aiomqtt.Client(BROKER[0], BROKER[1]) as cad:
+            await cad.subscribe(f"{prefix}/cad/police/#", qos=1)
+            await cad.subscribe(f"{prefix}/events/#", qos=1)
+            good = {
+                "priority": "P2",
+                "kind": "burglary",
+                "lat": 51.5517,
+                "lon": -0.1588,
+                "external_id": "CAD-1001",
+            }
+            bad = {**good, "lat": 123.0, "external_id": "CAD-1002"}
+            await cad.publish(f"{prefix}/cad/police/incidents", json.dumps(good), qos=1)
+            await cad.publish(f"{prefix}/cad/police/incidents", json.dumps(bad), qos=1)
+            await cad.publish(f"{prefix}/cad/police/incidents", b"{not json", qos=1)
+
+            replies: dict[str, list[dict]] = {"accepted": [], "rejected": [], "events": []}
+
+            async def collect() -> None:
+                async for message in cad.messages:
+                    topic = str(message.topic)
+                    if topic.endswith("/incidents"):
+                        continue  # our own outgoing calls
+                    body = json.loads(message.payload)
+                    if topic.endswith("/accepted"):
+                        replies["accepted"].append(body)
+                    elif topic.endswith("/rejected"):
+                        replies["rejected"].append(body)
+                    elif "/events/" in topic:
+                        replies["events"].append(body)
+                    if (
+                        len(replies["accepted"]) == 1
+                        and len(replies["rejected"]) == 2
+                        and any(e["type"] == "dispatch_proposed" for e in replies["events"])
+                    ):
+                        return
+
+            await asyncio.wait_for(collect(), timeout=20)
+
+        accepted = replies["accepted"][0]
+        assert accepted["external_id"] == "CAD-1001"
+        stored = await runtime.incident(accepted["incident_id"])
+        assert stored.incident.agency == "police" and stored.current is not None
+        fields = sorted(str(r["field"]) for r in replies["rejected"])
+        assert fields == ["None", "lat"]
+        assert any("JSON" in r["reason"] for r in replies["rejected"])
+        types = {e["type"] for e in replies["events"]}
+        assert {"incident_received", "dispatch_proposed"} <= types
+        assert all(e["subject"] == accepted["incident_id"] for e in replies["events"])
+    finally:
+        await runtime.shutdown()
