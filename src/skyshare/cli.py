@@ -76,6 +76,38 @@ def demo(
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
+@app.command()
+def sim(
+    vehicles: Annotated[int, typer.Option(min=1, help="How many vehicles (sysid i+1).")] = 1,
+    autopilot: Annotated[str, typer.Option(help="ardupilot or px4.")] = "ardupilot",
+    home: Annotated[str, typer.Option(help="LAT,LON of vehicle 0's home.")] = "51.5074,-0.1278",
+    speedup: Annotated[float, typer.Option(min=0.1, help="Sim seconds per wall second.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed for every random choice.")] = 1,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(help="VEHICLE:NAME=VALUE[@SIM_SECONDS], e.g. 0:packet_loss=0.2"),
+    ] = None,
+) -> None:
+    """Run mavsim: simulated ArduCopter or PX4 vehicles on the real SITL ports."""
+    from simulators.mavsim import main as mavsim_main
+
+    argv = [
+        "--vehicles",
+        str(vehicles),
+        "--autopilot",
+        autopilot,
+        "--home",
+        home,
+        "--speedup",
+        str(speedup),
+        "--seed",
+        str(seed),
+    ]
+    for f in fault or []:
+        argv += ["--fault", f]
+    raise typer.Exit(mavsim_main(argv) or 0)
+
+
 def _print_keys(api_keys: str, host: str, port: int) -> None:
     table = Table(title="API keys for this demo (header X-API-Key)")
     table.add_column("agency")

@@ -186,3 +186,23 @@ def test_incidents_survive_a_restart(settings: Settings) -> None:
 def test_unknown_incident_is_404(client: TestClient) -> None:
     r = client.get("/api/v1/incidents/inc-nope", headers=as_("police"))
     assert r.status_code == 404
+
+
+def test_every_decision_is_in_the_audit_trail(client: TestClient) -> None:
+    incident = client.post("/api/v1/incidents", json=call(), headers=as_("police")).json()
+    client.post(f"/api/v1/incidents/{incident['id']}/approve", headers=as_("police"))
+    trail = client.get(f"/api/v1/incidents/{incident['id']}/events", headers=as_("police")).json()
+    assert [e["type"] for e in trail] == [
+        "incident_received",
+        "dispatch_proposed",
+        "dispatch_approved",
+    ]
+    assert trail[0]["actor"].startswith("police-operator")
+    assert trail[1]["actor"] == "dispatcher"
+    assert (
+        client.get(f"/api/v1/incidents/{incident['id']}/events", headers=as_("fire")).status_code
+        == 403
+    )
+    assert client.get("/api/v1/audit/verify", headers=as_("police")).status_code == 403
+    verdict = client.get("/api/v1/audit/verify", headers=as_("admin")).json()
+    assert verdict["ok"] and verdict["entries"] == 3

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, JSONResponse
 
 from skyshare import __version__
-from skyshare.api import routes_incidents, routes_network
+from skyshare.api import routes_audit, routes_incidents, routes_network
 from skyshare.api.auth import KeyRing, load_keys
 from skyshare.config import Settings
 from skyshare.domain import InputError
@@ -53,6 +53,7 @@ def create_app(
     _add_error_handlers(app)
     app.include_router(routes_network.router)
     app.include_router(routes_incidents.router)
+    app.include_router(routes_audit.router)
     _include_optional_routers(app)
 
     @app.get("/healthz", tags=["health"])
