@@ -51,12 +51,18 @@ class Network:
 class _Reader:
     """Pulls typed fields out of one item of the document, naming them when they are wrong."""
 
-    def __init__(self, raw: Any, source: str, item: str) -> None:
+    def __init__(self, raw: Any, source: str, item: str, allowed: frozenset[str]) -> None:
         if not isinstance(raw, Mapping):
             raise InputError(
                 "(item)", f"expected a mapping, got {type(raw).__name__}", source=source, item=item
             )
         self.raw, self.source, self.item = raw, source, item
+        # A misspelt key would otherwise be ignored silently (e.g. "ilustrative").
+        unknown = sorted(str(k) for k in raw if k not in allowed)
+        if unknown:
+            raise self.fail(
+                unknown[0], f"unknown key; expected one of {', '.join(sorted(allowed))}"
+            )
 
     def fail(self, name: str, reason: str) -> InputError:
         return InputError(name, reason, source=self.source, item=self.item)
@@ -99,6 +105,18 @@ def _flag(value: Any) -> bool:
     return value
 
 
+def _whole(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"expected a whole number, got {value!r}")
+    return value
+
+
+def _names(value: Any) -> frozenset[str]:
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list such as [police, fire], got {value!r}")
+    return frozenset(_text(v) for v in value)
+
+
 def _capabilities(value: Any) -> frozenset[Capability]:
     if not isinstance(value, list):
         raise ValueError("expected a list of capabilities")
@@ -129,10 +147,11 @@ def parse_network(doc: Any, source: str = "<network>") -> Network:
     """Validate a network document and build the ``Network`` it describes."""
     if not isinstance(doc, Mapping):
         raise InputError("(document)", "expected a mapping at the top level", source=source)
+    _Reader(doc, source, "(top level)", _KEYS["network"])
 
     agencies: dict[str, Agency] = {}
     for i, raw in enumerate(_items(doc, "agencies", source)):
-        r = _Reader(raw, source, f"agencies[{i}]")
+        r = _Reader(raw, source, f"agencies[{i}]", _KEYS["agencies"])
         agency = Agency(
             id=r.get("id", _text),
             name=r.get("name", _text),
@@ -151,7 +170,7 @@ def parse_network(doc: Any, source: str = "<network>") -> Network:
 
     models: dict[str, DroneModel] = {}
     for i, raw in enumerate(_items(doc, "models", source)):
-        r = _Reader(raw, source, f"models[{i}]")
+        r = _Reader(raw, source, f"models[{i}]", _KEYS["models"])
         model = DroneModel(
             name=r.get("name", _text),
             cruise_speed_mps=r.number("cruise_speed_mps", low=1, high=60),
@@ -168,7 +187,7 @@ def parse_network(doc: Any, source: str = "<network>") -> Network:
 
     sites: dict[str, LaunchSite] = {}
     for i, raw in enumerate(_items(doc, "sites", source)):
-        r = _Reader(raw, source, f"sites[{i}]")
+        r = _Reader(raw, source, f"sites[{i}]", _KEYS["sites"])
         site = LaunchSite(
             id=r.get("id", _text),
             name=r.get("name", _text),
@@ -178,7 +197,7 @@ def parse_network(doc: Any, source: str = "<network>") -> Network:
             borough=r.get("borough", _text),
             owner=agency_ref(r, "owner"),
             shared=r.get("shared", _flag),
-            dock_capacity=int(r.number("dock_capacity", low=1, high=100)),
+            dock_capacity=r.get("dock_capacity", _whole),
             illustrative=r.get("illustrative", _flag, False),
             source=r.get("source", str, ""),
         )
@@ -189,7 +208,7 @@ def parse_network(doc: Any, source: str = "<network>") -> Network:
     drones: dict[str, Drone] = {}
     docked: dict[str, int] = {}
     for i, raw in enumerate(_items(doc, "drones", source)):
-        r = _Reader(raw, source, f"drones[{i}]")
+        r = _Reader(raw, source, f"drones[{i}]", _KEYS["drones"])
         model_name = r.get("model", _text)
         if model_name not in models:
             raise r.fail("model", f"unknown drone model {model_name!r}")
@@ -210,9 +229,9 @@ def parse_network(doc: Any, source: str = "<network>") -> Network:
 
     agreements: dict[str, SharingAgreement] = {}
     for i, raw in enumerate(_items(doc, "agreements", source)):
-        r = _Reader(raw, source, f"agreements[{i}]")
+        r = _Reader(raw, source, f"agreements[{i}]", _KEYS["agreements"])
         owner = agency_ref(r, "owner")
-        users = r.get("users", lambda v: frozenset(_text(u) for u in v))
+        users = r.get("users", _names)
         for user in users:
             if user not in agencies:
                 raise r.fail("users", f"unknown agency {user!r}")
@@ -223,7 +242,7 @@ def parse_network(doc: Any, source: str = "<network>") -> Network:
 
     kinds = dict(DEFAULT_KINDS)
     for i, raw in enumerate(_items(doc, "incident_kinds", source)):
-        r = _Reader(raw, source, f"incident_kinds[{i}]")
+        r = _Reader(raw, source, f"incident_kinds[{i}]", _KEYS["incident_kinds"])
         kind = IncidentKind(
             name=r.get("name", _text),
             task=r.get("task", TaskKind),
@@ -233,6 +252,45 @@ def parse_network(doc: Any, source: str = "<network>") -> Network:
         kinds[kind.name] = kind
 
     return Network(agencies, models, sites, drones, agreements, kinds, str(doc.get("name", "")))
+
+
+_KEYS: dict[str, frozenset[str]] = {
+    "network": frozenset(
+        {"name", "agencies", "models", "sites", "drones", "agreements", "incident_kinds"}
+    ),
+    "agencies": frozenset({"id", "name", "auto_launch", "provisional_launch"}),
+    "models": frozenset(
+        {
+            "name",
+            "cruise_speed_mps",
+            "climb_rate_mps",
+            "descent_rate_mps",
+            "endurance_s",
+            "battery_wh",
+            "hover_power_w",
+            "cruise_power_w",
+            "capabilities",
+            "max_payload_kg",
+        }
+    ),
+    "sites": frozenset(
+        {
+            "id",
+            "name",
+            "lat",
+            "lon",
+            "borough",
+            "owner",
+            "shared",
+            "dock_capacity",
+            "illustrative",
+            "source",
+        }
+    ),
+    "drones": frozenset({"id", "model", "site"}),
+    "agreements": frozenset({"owner", "users", "priorities"}),
+    "incident_kinds": frozenset({"name", "task", "capabilities", "on_scene_s"}),
+}
 
 
 def _unique(seen: Mapping[str, Any], key: str, r: _Reader, name: str = "id") -> str:

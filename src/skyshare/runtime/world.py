@@ -55,9 +55,27 @@ def load_world(settings: Settings) -> World:
     area = parse_service_area(
         read_document(settings.boroughs_file), source=str(settings.boroughs_file), proj=proj
     )
+    check_sites_in_area(network, area, str(settings.network_file))
     airspace_doc = read_document(settings.airspace_file)
     if not isinstance(airspace_doc, dict) or airspace_doc.get("type") != "FeatureCollection":
         raise InputError(
             "type", "expected a GeoJSON FeatureCollection", source=str(settings.airspace_file)
         )
     return World(network, area, airspace_doc, str(settings.airspace_file))
+
+
+def check_sites_in_area(network: Network, area: ServiceArea, source: str) -> None:
+    """Every launch site must lie in the service area, in the borough the file names."""
+    for site in network.sites.values():
+        found = area.borough_of(site.position.lat, site.position.lon)
+        if found is None:
+            raise InputError(
+                "lat", "the site is outside the service area", source=source, item=f"site {site.id}"
+            )
+        if found != site.borough:
+            raise InputError(
+                "borough",
+                f"the site lies in {found}, not {site.borough}",
+                source=source,
+                item=f"site {site.id}",
+            )
