@@ -1,0 +1,584 @@
+"""The fence a vehicle carries: the second line of defence if planning and monitoring fail.
+
+For one flight: an inclusion polygon around the service area, and an exclusion circle or
+polygon for every zone near the flight that its agency may not enter, as MAVLink fence
+mission items (``MAV_MISSION_TYPE_FENCE``). Plain data: the fleet layer turns each
+``FenceItem`` into a ``MISSION_ITEM_INT`` (lat/lon as degE7, ``param1`` the vertex count
+or the radius, ``param2`` the inclusion group).
+
+Real autopilots accept few items, so shapes are simplified to fit, always outward for an
+exclusion (the simplified outline contains the zone) and for the inclusion (a flight to
+the edge of the service area is not cut short):
+
+- ArduPilot keeps fence items in a small storage area: 84 items on a Pixhawk-class board
+  (``AC_PolyFence_loader::max_items``: storage size / 8, at most 255), a polygon costs 2
+  bytes plus 8 per vertex, a circle 13 bytes, the return point 9. Several inclusion areas
+  are intersected unless ``FENCE_OPTIONS`` bit 1 (``INCLUSION_UNION``) is set.
+- PX4 keeps at most 64 fence items in its dataman (``DM_KEY_FENCE_POINTS_MAX``; 16 on
+  memory-constrained boards) and treats several inclusion areas as a union.
+
+MAVLink itself says: a vehicle must be inside all inclusion areas of one group and inside
+at least one group; so each inclusion area here gets its own group.
+
+``validate_fence`` runs before anything is returned and can check a fence read back from a
+vehicle: valid simple polygons with consistent vertex counts, home inside the inclusion
+area and outside every exclusion, return and rally points outside every exclusion.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import shapely
+from shapely.geometry import Point, Polygon
+from shapely.geometry.base import BaseGeometry
+
+from skyshare.airspace.obstacles import enclosing_simplification, polygons_of
+from skyshare.airspace.routing import Route
+from skyshare.airspace.zones import CircleShape, permissions_of
+from skyshare.domain.errors import InputError
+from skyshare.domain.models import GeoPoint
+from skyshare.geo import Projection, to_e7
+
+if TYPE_CHECKING:
+    from skyshare.airspace.airspace_map import AirspaceMap
+    from skyshare.airspace.compiled import CompiledZone
+    from skyshare.airspace.service_area import ServiceArea
+
+# MAV_CMD ids (common.xml); the core does not import pymavlink.
+MAV_CMD_NAV_FENCE_RETURN_POINT = 5000
+MAV_CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION = 5001
+MAV_CMD_NAV_FENCE_POLYGON_VERTEX_EXCLUSION = 5002
+MAV_CMD_NAV_FENCE_CIRCLE_INCLUSION = 5003
+MAV_CMD_NAV_FENCE_CIRCLE_EXCLUSION = 5004
+MAV_CMD_NAV_RALLY_POINT = 5100
+
+POLYGON_COMMANDS = (
+    MAV_CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION,
+    MAV_CMD_NAV_FENCE_POLYGON_VERTEX_EXCLUSION,
+)
+CIRCLE_COMMANDS = (MAV_CMD_NAV_FENCE_CIRCLE_INCLUSION, MAV_CMD_NAV_FENCE_CIRCLE_EXCLUSION)
+INCLUSION_COMMANDS = (
+    MAV_CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION,
+    MAV_CMD_NAV_FENCE_CIRCLE_INCLUSION,
+)
+FENCE_COMMANDS = (*POLYGON_COMMANDS, *CIRCLE_COMMANDS, MAV_CMD_NAV_FENCE_RETURN_POINT)
+
+
+class FenceError(InputError):
+    """A fence that must not be uploaded: ``field`` names the item or point, ``reason`` why."""
+
+
+@dataclass(frozen=True, slots=True)
+class FenceItem:
+    """One fence mission item. ``vertex_count`` is set on every vertex of a polygon (MAVLink
+    ``param1``); ``radius_m`` on circles (also ``param1``); ``inclusion_group`` is ``param2``
+    of inclusion items. ``source`` says what it was drawn from (not sent)."""
+
+    command: int
+    lat: float
+    lon: float
+    radius_m: float = 0.0
+    vertex_count: int = 0
+    inclusion_group: int = 0
+    source: str = ""
+
+    @property
+    def lat_e7(self) -> int:
+        return to_e7(self.lat)
+
+    @property
+    def lon_e7(self) -> int:
+        return to_e7(self.lon)
+
+    @property
+    def param1(self) -> float:
+        return float(self.vertex_count) if self.command in POLYGON_COMMANDS else self.radius_m
+
+    @property
+    def param2(self) -> float:
+        return float(self.inclusion_group) if self.command in INCLUSION_COMMANDS else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class AutopilotLimits:
+    """What an autopilot's fence storage accepts."""
+
+    name: str
+    max_items: int
+    max_polygon_vertices: int
+    storage_bytes: int | None = None  # ArduPilot's fence storage; None: not limited by bytes
+
+    def storage_needed(self, items: Sequence[FenceItem]) -> int:
+        """Bytes ArduPilot's fence storage format needs for ``items`` (header and end marker
+        included)."""
+        total, remaining = 4 + 1, 0
+        for item in items:
+            if item.command in POLYGON_COMMANDS:
+                if remaining <= 0:  # a new polygon: type and vertex count
+                    total, remaining = total + 2, max(item.vertex_count, 1)
+                total, remaining = total + 8, remaining - 1
+                continue
+            remaining = 0
+            if item.command in CIRCLE_COMMANDS:
+                total += 13
+            elif item.command == MAV_CMD_NAV_FENCE_RETURN_POINT:
+                total += 9
+        return total
+
+
+ARDUPILOT = AutopilotLimits(
+    "ardupilot", max_items=84, max_polygon_vertices=255, storage_bytes=84 * 8
+)
+PX4 = AutopilotLimits("px4", max_items=64, max_polygon_vertices=64)
+PX4_CONSTRAINED = AutopilotLimits("px4", max_items=16, max_polygon_vertices=16)
+COMMON = AutopilotLimits("any", max_items=64, max_polygon_vertices=64, storage_bytes=84 * 8)
+"""Fits both ArduPilot on a Pixhawk-class board and PX4: the default."""
+
+
+@dataclass(frozen=True)
+class FencePlan:
+    """The fence for one flight, ready for upload, and the parameters it relies on."""
+
+    items: tuple[FenceItem, ...]
+    rally_points: tuple[FenceItem, ...]  # MAV_MISSION_TYPE_RALLY items
+    params: dict[str, float]
+    excluded_zones: tuple[str, ...]
+    limits: AutopilotLimits
+    notes: tuple[str, ...] = field(default=())
+
+
+def build_fence(
+    airspace: AirspaceMap,
+    service_area: ServiceArea | BaseGeometry,
+    *,
+    agency: str,
+    at: datetime,
+    home: GeoPoint,
+    permissions: Sequence[tuple[str, str]] | frozenset[tuple[str, str]] = frozenset(),
+    route: Route | None = None,
+    return_point: GeoPoint | None = None,
+    rally_points: Sequence[GeoPoint] = (),
+    reach_m: float = 10_000.0,
+    inclusion_margin_m: float = 200.0,
+    horizon_s: float = 3600.0,
+    limits: AutopilotLimits = COMMON,
+    min_inclusion_vertices: int = 8,
+) -> FencePlan:
+    """The fence for a flight of ``agency`` from ``home`` (along ``route`` if given).
+
+    Zones count if they lie within ``reach_m`` of home or of the route and are active at
+    any time in ``[at, at + horizon_s]``. Raises ``FenceError`` if the fence cannot be made
+    to fit ``limits`` or fails validation.
+    """
+    proj = airspace.projection
+    area = service_area if isinstance(service_area, BaseGeometry) else service_area.geometry
+    home_xy = proj.point(home.lat, home.lon)
+    reach = Point(home_xy).buffer(reach_m)
+    if route is not None and len(route.waypoints) > 1:
+        xs, ys = proj.to_metric([w.lon for w in route.waypoints], [w.lat for w in route.waypoints])
+        reach = reach.union(shapely.LineString(np.column_stack([xs, ys])).buffer(reach_m))
+    zones = [
+        z
+        for z in airspace.forbidden(
+            agency,
+            at=at,
+            until=at + timedelta(seconds=horizon_s),
+            permissions=permissions_of(permissions),
+        )
+        if z.geometry.intersects(reach)
+    ]
+    zones.sort(key=lambda z: z.geometry.distance(Point(home_xy)))
+    keep_out = [proj.point(p.lat, p.lon) for p in (home, return_point, *rally_points) if p]
+    exclusions = [_Exclusion(z, keep_out) for z in zones]
+
+    budget = limits.max_items - (1 if return_point else 0)
+    # Too many items? Turn the farthest polygons into circles until the inclusion fits.
+    for exclusion in reversed(exclusions):
+        if budget - sum(e.items for e in exclusions) >= min_inclusion_vertices:
+            break
+        exclusion.as_circle_if_possible()
+    spare = budget - sum(e.items for e in exclusions)
+    inclusions = [p for p in polygons_of(area) if p.intersects(reach)] or polygons_of(area)
+    if spare < min_inclusion_vertices * len(inclusions):
+        raise FenceError(
+            "exclusions",
+            f"{len(exclusions)} zones near the flight need {budget - spare} fence items; "
+            f"{limits.name} accepts {limits.max_items} in all, leaving too few for the "
+            "service-area boundary",
+        )
+    items, notes = _assemble(
+        proj, inclusions, exclusions, spare, limits, inclusion_margin_m, return_point
+    )
+    rally = tuple(
+        FenceItem(MAV_CMD_NAV_RALLY_POINT, p.lat, p.lon, source="rally") for p in rally_points
+    )
+    validate_fence(
+        items,
+        home=home,
+        return_point=return_point,
+        rally_points=rally_points,
+        limits=limits,
+        proj=proj,
+    )
+    return FencePlan(
+        items,
+        rally,
+        _params(limits, airspace.ceiling_m),
+        tuple(e.zone.id for e in exclusions),
+        limits,
+        tuple(notes),
+    )
+
+
+class _Exclusion:
+    """How one zone goes into the fence: a circle (1 item) or a polygon (its vertices)."""
+
+    def __init__(self, zone: CompiledZone, keep_out: list[tuple[float, float]]) -> None:
+        self.zone = zone
+        self.keep_out = [Point(p) for p in keep_out]
+        self.parts: list[Polygon] = polygons_of(zone.geometry)
+        self.circle = self._circle()
+        # Round zones go in as circles; others as polygons of at most 8 vertices.
+        self.use_circle = self.circle is not None and self._roundish()
+        self.polygons = [self._polygon(p, 8) for p in self.parts]
+
+    @property
+    def items(self) -> int:
+        return 1 if self.use_circle else sum(len(p.exterior.coords) - 1 for p in self.polygons)
+
+    def as_circle_if_possible(self) -> None:
+        if self.circle is not None:
+            self.use_circle = True
+
+    def _circle(self) -> tuple[float, float, float] | None:
+        shape = self.zone.zone.shape
+        if isinstance(shape, CircleShape):
+            centre = self.zone.geometry.centroid
+            circle = (centre.x, centre.y, shape.radius_m)
+        else:
+            disc = shapely.minimum_bounding_circle(self.zone.geometry)
+            radius = shapely.minimum_bounding_radius(self.zone.geometry) + 1.0
+            circle = (disc.centroid.x, disc.centroid.y, radius)
+        # A circle that would swallow home or a return point cannot be used.
+        if any(Point(circle[:2]).distance(p) <= circle[2] for p in self.keep_out):
+            return None
+        return circle
+
+    def _roundish(self) -> bool:
+        assert self.circle is not None
+        return math.pi * self.circle[2] ** 2 <= 1.2 * self.zone.geometry.area
+
+    def _polygon(self, part: Polygon, max_vertices: int) -> Polygon:
+        outline = Polygon(part.exterior)  # autopilots take no holes; filling them is safe
+        tolerance = 5.0
+        candidate = enclosing_simplification(outline, tolerance)
+        while (
+            not isinstance(candidate, Polygon) or len(candidate.exterior.coords) - 1 > max_vertices
+        ):
+            tolerance *= 1.5
+            candidate = enclosing_simplification(outline, tolerance)
+            if tolerance > 5_000:
+                candidate = outline.convex_hull.minimum_rotated_rectangle
+                break
+        hits = [p for p in self.keep_out if candidate.covers(p) and not part.covers(p)]
+        if hits:  # simplification swallowed home: keep the exact outline instead
+            return outline
+        return candidate
+
+
+def _assemble(
+    proj: Projection,
+    inclusions: list[Polygon],
+    exclusions: list[_Exclusion],
+    spare: int,
+    limits: AutopilotLimits,
+    margin_m: float,
+    return_point: GeoPoint | None,
+) -> tuple[tuple[FenceItem, ...], list[str]]:
+    notes: list[str] = []
+    per_area = min(limits.max_polygon_vertices, spare // len(inclusions))
+    while True:
+        items: list[FenceItem] = []
+        for group, area in enumerate(inclusions, start=1):
+            outline = _inclusion_outline(area, per_area, margin_m)
+            items += _polygon_items(
+                proj, outline, MAV_CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION, group, "service area"
+            )
+        for exclusion in exclusions:
+            if exclusion.use_circle:
+                assert exclusion.circle is not None
+                x, y, r = exclusion.circle
+                lat, lon = proj.latlon(x, y)
+                items.append(
+                    FenceItem(
+                        MAV_CMD_NAV_FENCE_CIRCLE_EXCLUSION,
+                        lat,
+                        lon,
+                        radius_m=r,
+                        source=exclusion.zone.id,
+                    )
+                )
+            else:
+                for polygon in exclusion.polygons:
+                    items += _polygon_items(
+                        proj,
+                        polygon,
+                        MAV_CMD_NAV_FENCE_POLYGON_VERTEX_EXCLUSION,
+                        0,
+                        exclusion.zone.id,
+                    )
+        if return_point is not None:
+            items.append(
+                FenceItem(
+                    MAV_CMD_NAV_FENCE_RETURN_POINT,
+                    return_point.lat,
+                    return_point.lon,
+                    source="return point",
+                )
+            )
+        over = (
+            0
+            if limits.storage_bytes is None
+            else limits.storage_needed(items) - limits.storage_bytes
+        )
+        if over <= 0 or per_area <= 3:
+            break
+        per_area -= max(1, math.ceil(over / 8))  # ArduPilot's storage is full: fewer vertices
+        notes.append(
+            f"inclusion reduced to {per_area} vertices to fit {limits.storage_bytes} bytes"
+        )
+    return tuple(items), notes
+
+
+_FITTED: dict[tuple[int, int, float], tuple[Polygon, Polygon]] = {}
+
+
+def _inclusion_outline(area: Polygon, max_vertices: int, margin_m: float) -> Polygon:
+    """The service area grown by ``margin_m`` and simplified outward to ``max_vertices``.
+
+    Cached per area object: the boundary of a city has thousands of vertices.
+    """
+    key = (id(area), max_vertices, margin_m)
+    cached = _FITTED.get(key)
+    if cached is not None and cached[0] is area:  # the same object, not a reused id
+        return cached[1]
+    grown = Polygon(Polygon(area.exterior).buffer(margin_m, join_style="mitre").exterior)
+    outline = _fit(grown, max_vertices)
+    if len(_FITTED) > 64:
+        _FITTED.clear()
+    _FITTED[key] = (area, outline)
+    return outline
+
+
+def _fit(polygon: Polygon, max_vertices: int) -> Polygon:
+    """``polygon`` simplified outward to at most (and close to) ``max_vertices`` vertices."""
+
+    def attempt(tolerance: float) -> Polygon | None:
+        candidate = enclosing_simplification(polygon, tolerance)
+        if not isinstance(candidate, Polygon):
+            return None
+        candidate = Polygon(candidate.exterior)
+        return candidate if len(candidate.exterior.coords) - 1 <= max_vertices else None
+
+    low, high = 0.0, 10.0
+    best = attempt(high)
+    while best is None:
+        low, high = high, high * 2
+        if high > 100_000:
+            return polygon.convex_hull.minimum_rotated_rectangle
+        best = attempt(high)
+    for _ in range(8):  # the smallest tolerance that fits keeps the most detail
+        middle = (low + high) / 2
+        fitted = attempt(middle)
+        if fitted is None:
+            low = middle
+        else:
+            high, best = middle, fitted
+    return best
+
+
+def _polygon_items(
+    proj: Projection, polygon: Polygon, command: int, group: int, source: str
+) -> list[FenceItem]:
+    coords = np.asarray(shapely.orient_polygons(polygon).exterior.coords)[:-1]  # no closing repeat
+    lons, lats = proj.to_wgs84(coords[:, 0], coords[:, 1])
+    n = len(coords)
+    return [
+        FenceItem(
+            command, float(la), float(lo), vertex_count=n, inclusion_group=group, source=source
+        )
+        for la, lo in zip(lats, lons, strict=True)
+    ]
+
+
+def _params(limits: AutopilotLimits, ceiling_m: float) -> dict[str, float]:
+    """Parameters the fence relies on (ArduPilot ``FENCE_*``, PX4 ``GF_*``; for ``any``,
+    both: the fleet layer sets those its autopilot has)."""
+    ardupilot = {
+        "FENCE_ENABLE": 1.0,
+        "FENCE_TYPE": 1.0 + 4.0,  # 1: maximum altitude, 4: the uploaded areas (not 2: home circle)
+        "FENCE_ALT_MAX": ceiling_m,
+        "FENCE_OPTIONS": 2.0,  # bit 1, INCLUSION_UNION: several inclusion areas are a union
+    }
+    px4 = {"GF_MAX_VER_DIST": ceiling_m}
+    if limits.name == "px4":
+        return px4
+    return ardupilot if limits.name == "ardupilot" else {**ardupilot, **px4}
+
+
+# --- validation -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Area:
+    geometry: BaseGeometry
+    first_item: int
+    inclusion: bool
+    group: int
+
+
+def validate_fence(
+    items: Sequence[FenceItem],
+    *,
+    home: GeoPoint,
+    return_point: GeoPoint | None = None,
+    rally_points: Sequence[GeoPoint] = (),
+    limits: AutopilotLimits = COMMON,
+    proj: Projection | None = None,
+) -> None:
+    """Refuse a fence an autopilot would mishandle; raises ``FenceError`` naming the item."""
+    from skyshare.geo import projection
+
+    proj = proj or projection()
+    if len(items) > limits.max_items:
+        raise FenceError(
+            "items", f"{len(items)} items; {limits.name} accepts at most {limits.max_items}"
+        )
+    if limits.storage_bytes is not None and limits.storage_needed(items) > limits.storage_bytes:
+        raise FenceError(
+            "items",
+            f"needs {limits.storage_needed(items)} bytes of fence storage; "
+            f"{limits.name} has {limits.storage_bytes}",
+        )
+    areas = _areas(items, limits, proj)
+    returns = [i for i, it in enumerate(items) if it.command == MAV_CMD_NAV_FENCE_RETURN_POINT]
+    if len(returns) > 1:
+        raise FenceError(f"items[{returns[1]}]", "more than one fence return point")
+    inclusions = [a for a in areas if a.inclusion]
+    groups = [a.group for a in inclusions]
+    if len(set(groups)) != len(groups):
+        raise FenceError(
+            "items",
+            "several inclusion areas share an inclusion group, so an "
+            "autopilot would intersect them: give each its own group for a union",
+        )
+    union = shapely.union_all([a.geometry for a in inclusions]) if inclusions else None
+    points: list[tuple[str, GeoPoint]] = [("home", home)]
+    if return_point is not None:
+        points.append(("return_point", return_point))
+    elif returns:
+        it = items[returns[0]]
+        points.append((f"items[{returns[0]}] (return point)", GeoPoint(it.lat, it.lon)))
+    points += [(f"rally_points[{i}]", p) for i, p in enumerate(rally_points)]
+    for name, point in points:
+        xy = Point(proj.point(point.lat, point.lon))
+        if union is not None and not union.covers(xy):
+            raise FenceError(name, "is outside every inclusion area")
+        for area in areas:
+            if not area.inclusion and area.geometry.intersects(xy):
+                raise FenceError(
+                    name,
+                    f"is inside the exclusion area at items[{area.first_item}] "
+                    f"({items[area.first_item].source or 'exclusion'})",
+                )
+
+
+def _areas(items: Sequence[FenceItem], limits: AutopilotLimits, proj: Projection) -> list[_Area]:
+    areas: list[_Area] = []
+    i = 0
+    while i < len(items):
+        item = items[i]
+        field = f"items[{i}]"
+        if item.command not in FENCE_COMMANDS:
+            raise FenceError(field, f"command {item.command} is not a fence item")
+        if not (
+            math.isfinite(item.lat)
+            and -90 <= item.lat <= 90
+            and math.isfinite(item.lon)
+            and -180 <= item.lon <= 180
+        ):
+            raise FenceError(field, f"position ({item.lat}, {item.lon}) is not a valid lat/lon")
+        if item.command in CIRCLE_COMMANDS:
+            if not (math.isfinite(item.radius_m) and item.radius_m > 0):
+                raise FenceError(field, f"circle radius must be positive, got {item.radius_m}")
+            centre = Point(proj.point(item.lat, item.lon))
+            inclusion = item.command == MAV_CMD_NAV_FENCE_CIRCLE_INCLUSION
+            # Err on the safe side: an inclusion drawn inside the circle, an exclusion around it.
+            radius = item.radius_m if inclusion else item.radius_m / math.cos(math.pi / 64)
+            areas.append(
+                _Area(centre.buffer(radius, quad_segs=16), i, inclusion, item.inclusion_group)
+            )
+            i += 1
+            continue
+        if item.command == MAV_CMD_NAV_FENCE_RETURN_POINT:
+            i += 1
+            continue
+        n = item.vertex_count
+        if n < 3:
+            raise FenceError(field, f"a polygon needs at least 3 vertices, vertex_count is {n}")
+        if n > limits.max_polygon_vertices:
+            raise FenceError(
+                field,
+                f"{n} vertices; {limits.name} accepts at most "
+                f"{limits.max_polygon_vertices} per polygon",
+            )
+        run = items[i : i + n]
+        if len(run) < n or any(v.command != item.command or v.vertex_count != n for v in run):
+            raise FenceError(
+                field,
+                f"polygon announces {n} vertices but the following items do not all belong to it",
+            )
+        if any(v.inclusion_group != item.inclusion_group for v in run):
+            raise FenceError(field, "vertices of one polygon carry different inclusion groups")
+        xy = [proj.point(v.lat, v.lon) for v in run]
+        if xy[0] == xy[-1]:
+            raise FenceError(
+                field,
+                "the last vertex repeats the first: MAVLink fence polygons are closed implicitly",
+            )
+        if len(set(xy)) < n:
+            raise FenceError(field, "polygon repeats a vertex")
+        polygon = Polygon(xy)
+        if not polygon.is_valid or polygon.area <= 0:
+            reason = shapely.is_valid_reason(polygon) if not polygon.is_valid else "no area"
+            raise FenceError(field, f"invalid polygon: {reason}")
+        areas.append(
+            _Area(
+                polygon,
+                i,
+                item.command == MAV_CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION,
+                item.inclusion_group,
+            )
+        )
+        i += n
+    return areas
+
+
+def describe(plan: FencePlan) -> dict[str, Any]:
+    """A JSON-friendly summary (counts by kind) for logs and the API."""
+    kinds: dict[str, int] = {}
+    for item in plan.items:
+        kinds[str(item.command)] = kinds.get(str(item.command), 0) + 1
+    return {
+        "items": len(plan.items),
+        "by_command": kinds,
+        "excluded_zones": list(plan.excluded_zones),
+        "params": plan.params,
+        "limits": plan.limits.name,
+    }

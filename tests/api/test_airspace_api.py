@@ -1,0 +1,128 @@
+"""The airspace as operators reach it: may we fly here, the legal route, restrictions."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from .conftest import as_
+
+HYDE_PARK = {"lat": 51.5073, "lon": -0.1657}
+SHEPHERDS_BUSH = "51.5045,-0.2190"
+PECKHAM = "51.4740,-0.0690"
+HEATHROW = "51.4700,-0.4543"
+
+
+def test_fire_may_not_fly_over_hyde_park_and_is_told_why(client: TestClient) -> None:
+    answer = client.get(
+        "/api/v1/airspace/check", params={**HYDE_PARK, "alt": 60}, headers=as_("fire")
+    )
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["allowed"] is False and body["agency"] == "fire"
+    (zone,) = body["zones"]
+    assert zone["id"] == "EG R157" and zone["kind"] == "restricted"
+    assert "permission" in zone["reason"]
+    assert "EG R157" in body["reasons"][0]
+
+
+def test_police_may_fly_over_hyde_park(client: TestClient) -> None:
+    body = client.get("/api/v1/airspace/check", params=HYDE_PARK, headers=as_("police")).json()
+    assert body["allowed"] is True and body["zones"] == []
+    # A planner (read-only, every agency) names the agency it asks about.
+    fire = client.get(
+        "/api/v1/airspace/check", params={**HYDE_PARK, "agency": "fire"}, headers=as_("planner")
+    ).json()
+    assert fire["allowed"] is False
+
+
+def test_above_the_ceiling_is_refused_for_everyone(client: TestClient) -> None:
+    body = client.get(
+        "/api/v1/airspace/check",
+        params={"lat": 51.60, "lon": -0.25, "alt": 150},
+        headers=as_("police"),
+    ).json()
+    assert body["allowed"] is False
+    assert body["above_ceiling_m"] == 30.0 and body["ceiling_m"] == 120.0
+
+
+def test_check_needs_a_key_and_a_known_agency(client: TestClient) -> None:
+    assert client.get("/api/v1/airspace/check", params=HYDE_PARK).status_code == 401
+    unknown = client.get(
+        "/api/v1/airspace/check",
+        params={**HYDE_PARK, "agency": "coastguard"},
+        headers=as_("police"),
+    )
+    assert unknown.status_code == 422
+    assert unknown.json()["detail"][0]["loc"] == ["query", "agency"]
+    anyone = client.get("/api/v1/airspace/check", params=HYDE_PARK, headers=as_("admin"))
+    assert anyone.status_code == 422
+    bad_lat = client.get(
+        "/api/v1/airspace/check", params={"lat": 95, "lon": 0}, headers=as_("police")
+    )
+    assert bad_lat.status_code == 422
+
+
+def test_the_route_is_a_geojson_line_around_the_restricted_areas(client: TestClient) -> None:
+    answer = client.get(
+        "/api/v1/airspace/route",
+        params={"from": SHEPHERDS_BUSH, "to": PECKHAM},
+        headers=as_("fire"),
+    )
+    assert answer.status_code == 200
+    feature = answer.json()
+    assert feature["type"] == "Feature" and feature["geometry"]["type"] == "LineString"
+    coords = feature["geometry"]["coordinates"]
+    assert coords[0] == [-0.2190, 51.5045] and coords[-1] == [-0.0690, 51.4740]  # lon, lat
+    props = feature["properties"]
+    assert props["length_m"] > props["straight_line_m"] > 10_000
+    assert "EG R157" in props["zones_skirted"]
+    assert props["cruise_alt_m"] == 60.0
+    police = client.get(
+        "/api/v1/airspace/route",
+        params={"from": SHEPHERDS_BUSH, "to": PECKHAM},
+        headers=as_("police"),
+    )
+    assert police.json()["properties"]["length_m"] < props["length_m"]
+
+
+def test_no_route_out_of_heathrow_is_a_422_with_the_reason(client: TestClient) -> None:
+    answer = client.get(
+        "/api/v1/airspace/route", params={"from": HEATHROW, "to": PECKHAM}, headers=as_("police")
+    )
+    assert answer.status_code == 422
+    (problem,) = answer.json()["detail"]
+    assert problem["loc"] == ["query", "from"]
+    assert "EG RU128A" in problem["msg"] and "HEATHROW" in problem["msg"]
+
+
+def test_a_malformed_endpoint_is_a_422_naming_it(client: TestClient) -> None:
+    answer = client.get(
+        "/api/v1/airspace/route", params={"from": SHEPHERDS_BUSH, "to": "x"}, headers=as_("police")
+    )
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["loc"] == ["query", "to"]
+
+
+def test_restrictions_list_and_request_checks(client: TestClient) -> None:
+    listed = client.get("/api/v1/airspace/restrictions", headers=as_("police")).json()
+    assert listed["type"] == "FeatureCollection" and listed["features"] == []
+    no_expiry = client.post(
+        "/api/v1/airspace/restrictions",
+        json={"name": "Scene", "lat": 51.51, "lon": -0.2, "radius_m": 500},
+        headers=as_("fire"),
+    )
+    assert no_expiry.status_code == 422
+    assert no_expiry.json()["detail"][0]["loc"] == ["body", "expires_at"]
+    read_only = client.post(
+        "/api/v1/airspace/restrictions",
+        json={"name": "Scene", "lat": 51.51, "lon": -0.2, "radius_m": 500, "duration_s": 600},
+        headers=as_("planner"),
+    )
+    assert read_only.status_code == 403
+
+
+def test_published_zones_cannot_be_lifted_as_restrictions(client: TestClient) -> None:
+    published = client.delete("/api/v1/airspace/restrictions/EG R157", headers=as_("admin"))
+    assert published.status_code == 409
+    unknown = client.delete("/api/v1/airspace/restrictions/TR-nothing", headers=as_("admin"))
+    assert unknown.status_code == 404

@@ -1,0 +1,301 @@
+"""Vehicle fences: what goes in, within autopilot limits, and the checks before upload."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+from datetime import UTC, datetime
+from functools import cache
+
+import numpy as np
+import pytest
+import shapely
+from pymavlink.dialects.v20 import common as mavlink
+from shapely.geometry import Point, Polygon
+
+from skyshare.airspace import (
+    AirspaceMap,
+    CircleShape,
+    Geozone,
+    PolygonShape,
+    ZoneKind,
+    fences,
+    load_zones,
+)
+from skyshare.airspace.fences import (
+    ARDUPILOT,
+    COMMON,
+    PX4,
+    PX4_CONSTRAINED,
+    FenceError,
+    FenceItem,
+    build_fence,
+    validate_fence,
+)
+from skyshare.airspace.service_area import parse_service_area
+from skyshare.config import REPO_ROOT
+from skyshare.domain.models import GeoPoint
+from skyshare.geo import projection
+
+NOON = datetime(2025, 3, 4, 12, tzinfo=UTC)
+PROJ = projection()
+HOME = GeoPoint(51.5045, -0.2190)  # Shepherd's Bush
+INCL = fences.MAV_CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION
+EXCL = fences.MAV_CMD_NAV_FENCE_POLYGON_VERTEX_EXCLUSION
+CIRCLE_EXCL = fences.MAV_CMD_NAV_FENCE_CIRCLE_EXCLUSION
+
+
+@cache
+def london() -> AirspaceMap:
+    doc = json.loads((REPO_ROOT / "airspace" / "london.geojson").read_text())
+    return AirspaceMap(load_zones(doc, "london.geojson"))
+
+
+@cache
+def service_area():
+    doc = json.loads((REPO_ROOT / "airspace" / "london_boroughs.geojson").read_text())
+    return parse_service_area(doc)
+
+
+def shapes_of(items, commands) -> list:
+    """Metric shapes of the polygons and circles among ``items`` with these commands."""
+    out, i = [], 0
+    while i < len(items):
+        item = items[i]
+        if item.command in fences.CIRCLE_COMMANDS:
+            if item.command in commands:
+                # drawn around the true circle, so that containment is not lost to chords
+                radius = item.radius_m / math.cos(math.pi / 64)
+                out.append(Point(PROJ.point(item.lat, item.lon)).buffer(radius, quad_segs=16))
+            i += 1
+        elif item.command in fences.POLYGON_COMMANDS:
+            run = items[i : i + item.vertex_count]
+            if item.command in commands:
+                out.append(Polygon([PROJ.point(v.lat, v.lon) for v in run]))
+            i += item.vertex_count
+        else:
+            i += 1
+    return out
+
+
+def test_mav_cmd_ids_match_the_mavlink_definitions():
+    assert fences.MAV_CMD_NAV_FENCE_RETURN_POINT == mavlink.MAV_CMD_NAV_FENCE_RETURN_POINT
+    assert INCL == mavlink.MAV_CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION
+    assert EXCL == mavlink.MAV_CMD_NAV_FENCE_POLYGON_VERTEX_EXCLUSION
+    assert fences.MAV_CMD_NAV_FENCE_CIRCLE_INCLUSION == mavlink.MAV_CMD_NAV_FENCE_CIRCLE_INCLUSION
+    assert CIRCLE_EXCL == mavlink.MAV_CMD_NAV_FENCE_CIRCLE_EXCLUSION
+    assert fences.MAV_CMD_NAV_RALLY_POINT == mavlink.MAV_CMD_NAV_RALLY_POINT
+
+
+@pytest.mark.parametrize("limits", [COMMON, ARDUPILOT, PX4, PX4_CONSTRAINED])
+def test_a_fire_fence_excludes_the_nearby_zones_within_the_autopilot_s_limits(limits):
+    plan = build_fence(
+        london(),
+        service_area(),
+        agency="fire",
+        at=NOON,
+        home=HOME,
+        return_point=GeoPoint(51.5000, -0.2200),
+        rally_points=[GeoPoint(51.5100, -0.2300)],
+        limits=limits,
+    )
+    assert len(plan.items) <= limits.max_items
+    if limits.storage_bytes:
+        assert limits.storage_needed(plan.items) <= limits.storage_bytes
+    assert {"EG R157", "EG R158", "EG RU143A"} <= set(plan.excluded_zones)
+    # Every excluded zone lies inside its exclusion shapes: simplification only grows them.
+    exclusion = shapely.union_all(shapes_of(plan.items, (EXCL, CIRCLE_EXCL)))
+    for zone_id in plan.excluded_zones:
+        zone = next(c for c in london().compiled if c.id == zone_id)
+        assert exclusion.buffer(0.5).contains(zone.geometry), zone_id
+    # The inclusion polygon holds the whole service area.
+    (inclusion,) = shapes_of(plan.items, (INCL,))
+    assert inclusion.buffer(0.5).contains(service_area().geometry)
+    assert all(item.vertex_count <= limits.max_polygon_vertices for item in plan.items)
+    assert [r.command for r in plan.rally_points] == [fences.MAV_CMD_NAV_RALLY_POINT]
+
+
+def test_police_fences_leave_out_the_areas_police_may_enter():
+    plan = build_fence(london(), service_area(), agency="police", at=NOON, home=HOME)
+    assert "EG RU143A" in plan.excluded_zones
+    assert not {"EG R157", "EG R158"} & set(plan.excluded_zones)
+
+
+def test_ardupilot_gets_the_union_option_and_the_ceiling():
+    plan = build_fence(
+        london(), service_area(), agency="fire", at=NOON, home=HOME, limits=ARDUPILOT
+    )
+    assert int(plan.params["FENCE_OPTIONS"]) & 2  # INCLUSION_UNION
+    assert plan.params["FENCE_ALT_MAX"] == 120.0
+    assert build_fence(
+        london(), service_area(), agency="fire", at=NOON, home=HOME, limits=PX4
+    ).params == {"GF_MAX_VER_DIST": 120.0}
+
+
+def test_two_inclusion_areas_get_their_own_groups_and_mean_their_union():
+    a = shapely.box(520_000, 170_000, 530_000, 180_000)
+    b = shapely.box(540_000, 170_000, 550_000, 180_000)
+    home_in_b = GeoPoint(*PROJ.latlon(545_000, 175_000))
+    plan = build_fence(
+        AirspaceMap([]),
+        shapely.MultiPolygon([a, b]),
+        agency="fire",
+        at=NOON,
+        home=home_in_b,
+        reach_m=50_000,
+    )
+    groups = {item.inclusion_group for item in plan.items if item.command == INCL}
+    assert groups == {1, 2}
+
+
+def test_a_round_zone_that_would_swallow_home_goes_in_as_a_polygon():
+    # A long thin zone: its bounding circle covers home, the zone itself does not.
+    lats, lons = [], []
+    for x, y in [(530_000, 180_000), (534_000, 180_000), (534_000, 180_300), (530_000, 180_300)]:
+        lat, lon = PROJ.latlon(x, y)
+        lats.append(lat)
+        lons.append(lon)
+    ring = (*zip(lons, lats, strict=True), (lons[0], lats[0]))
+    zone = Geozone("THIN", "Thin", ZoneKind.RESTRICTED, PolygonShape(((ring,),)))
+    home = GeoPoint(*PROJ.latlon(532_000, 181_000))  # 700 m north of the zone's middle
+    area = shapely.box(520_000, 170_000, 545_000, 190_000)
+    plan = build_fence(
+        AirspaceMap([zone]), area, agency="fire", at=NOON, home=home, limits=PX4_CONSTRAINED
+    )
+    assert plan.excluded_zones == ("THIN",)
+    assert any(item.command == EXCL for item in plan.items)
+
+
+def test_a_circle_zone_becomes_one_exclusion_circle():
+    lat, lon = PROJ.latlon(530_000, 180_000)
+    zone = Geozone("CIR", "Circle", ZoneKind.TEMPORARY, CircleShape(lon, lat, 400.0))
+    plan = build_fence(
+        AirspaceMap([zone]),
+        shapely.box(520_000, 170_000, 545_000, 190_000),
+        agency="fire",
+        at=NOON,
+        home=GeoPoint(*PROJ.latlon(525_000, 175_000)),
+    )
+    circles = [i for i in plan.items if i.command == CIRCLE_EXCL]
+    assert len(circles) == 1 and circles[0].radius_m == pytest.approx(400.0)
+
+
+# --- validation ----------------------------------------------------------------------
+
+
+def square_items(command, x, y, half, *, group=0, source="") -> list[FenceItem]:
+    corners = [
+        (x - half, y - half),
+        (x + half, y - half),
+        (x + half, y + half),
+        (x - half, y + half),
+    ]
+    return [
+        FenceItem(
+            command, *PROJ.latlon(cx, cy), vertex_count=4, inclusion_group=group, source=source
+        )
+        for cx, cy in corners
+    ]
+
+
+INSIDE = square_items(INCL, 530_000, 180_000, 5_000, group=1)
+KEEP_OUT = square_items(EXCL, 532_000, 180_000, 500, source="ZONE")
+HOME_OK = GeoPoint(*PROJ.latlon(528_000, 180_000))
+
+
+def test_a_good_fence_passes():
+    validate_fence([*INSIDE, *KEEP_OUT], home=HOME_OK)
+
+
+@pytest.mark.parametrize(
+    ("items", "kwargs", "field", "words"),
+    [
+        (
+            [*INSIDE, *KEEP_OUT],
+            {"home": GeoPoint(*PROJ.latlon(540_000, 180_000))},
+            "home",
+            "outside every inclusion area",
+        ),
+        (
+            [*INSIDE, *KEEP_OUT],
+            {"home": GeoPoint(*PROJ.latlon(532_000, 180_000))},
+            "home",
+            "inside the exclusion area at items[4] (ZONE)",
+        ),
+        (
+            [*INSIDE, *KEEP_OUT],
+            {"return_point": GeoPoint(*PROJ.latlon(532_100, 180_000))},
+            "return_point",
+            "inside the exclusion",
+        ),
+        (
+            [*INSIDE, *KEEP_OUT],
+            {"rally_points": [HOME_OK, GeoPoint(*PROJ.latlon(531_800, 179_900))]},
+            "rally_points[1]",
+            "inside the exclusion",
+        ),
+        (
+            [*INSIDE, replace(KEEP_OUT[0], vertex_count=5), *KEEP_OUT[1:]],
+            {},
+            "items[4]",
+            "do not all belong to it",
+        ),
+        (
+            [replace(v, vertex_count=5) for v in INSIDE] + [replace(INSIDE[0], vertex_count=5)],
+            {},
+            "items[0]",
+            "closed implicitly",
+        ),
+        ([INSIDE[0], INSIDE[2], INSIDE[1], INSIDE[3]], {}, "items[0]", "Self-intersection"),
+        ([replace(v, vertex_count=2) for v in INSIDE[:2]], {}, "items[0]", "at least 3 vertices"),
+        (
+            [*INSIDE, *square_items(INCL, 531_000, 180_000, 5_000, group=1)],
+            {},
+            "items",
+            "share an inclusion group",
+        ),
+        (
+            [*INSIDE, FenceItem(CIRCLE_EXCL, *PROJ.latlon(531_000, 181_000), radius_m=0)],
+            {},
+            "items[4]",
+            "radius must be positive",
+        ),
+        (
+            [
+                *INSIDE,
+                FenceItem(fences.MAV_CMD_NAV_FENCE_RETURN_POINT, 51.5, -0.1),
+                FenceItem(fences.MAV_CMD_NAV_FENCE_RETURN_POINT, 51.5, -0.1),
+            ],
+            {},
+            "items[5]",
+            "more than one fence return point",
+        ),
+        ([*INSIDE, FenceItem(16, 51.5, -0.1)], {}, "items[4]", "not a fence item"),
+        (INSIDE * 20, {}, "items", "accepts at most 64"),
+    ],
+)
+def test_a_bad_fence_is_refused_before_upload(items, kwargs, field, words):
+    kwargs.setdefault("home", HOME_OK)
+    with pytest.raises(FenceError) as caught:
+        validate_fence(items, **kwargs)
+    assert caught.value.field == field
+    assert words in caught.value.reason
+
+
+def test_several_inclusion_areas_are_a_union_when_validating():
+    other = square_items(INCL, 560_000, 180_000, 2_000, group=2)
+    home_in_other = GeoPoint(*PROJ.latlon(560_500, 180_000))
+    validate_fence([*INSIDE, *other], home=home_in_other)
+
+
+def test_ardupilot_storage_is_counted_in_bytes():
+    items = square_items(INCL, 530_000, 180_000, 5_000, group=1)
+    circle = FenceItem(CIRCLE_EXCL, 51.5, -0.1, radius_m=10)
+    assert ARDUPILOT.storage_needed(items) == 4 + 2 + 4 * 8 + 1
+    assert ARDUPILOT.storage_needed([*items, circle]) == 4 + 2 + 32 + 13 + 1
+    many = [replace(circle, lat=51.5 + i * 1e-3) for i in range(60)]
+    with pytest.raises(FenceError, match="bytes of fence storage"):
+        validate_fence(many, home=HOME_OK, limits=ARDUPILOT)
+    assert np.isclose(items[0].param1, 4) and items[0].param2 == 1
+    assert circle.param1 == 10 and circle.lat_e7 == 515_000_000
