@@ -126,3 +126,60 @@ def test_published_zones_cannot_be_lifted_as_restrictions(client: TestClient) ->
     assert published.status_code == 409
     unknown = client.delete("/api/v1/airspace/restrictions/TR-nothing", headers=as_("admin"))
     assert unknown.status_code == 404
+
+
+def test_a_live_restriction_reroutes_flights_survives_restart_and_lifts(settings) -> None:
+    from skyshare.api.app import create_app
+
+    fire_scene = {
+        "name": "Fire scene, Acton",
+        "lat": 51.5085,
+        "lon": -0.2650,
+        "radius_m": 600,
+        "duration_s": 3600,
+        "free": ["fire"],
+    }
+    from_, to = "51.5085,-0.2950", "51.5085,-0.2350"  # straight through the scene
+    with TestClient(create_app(settings)) as client:
+        before = client.get(
+            "/api/v1/airspace/route", params={"from": from_, "to": to}, headers=as_("police")
+        ).json()
+        made = client.post("/api/v1/airspace/restrictions", json=fire_scene, headers=as_("fire"))
+        assert made.status_code == 201, made.text
+        zone_id = made.json()["id"]
+        after = client.get(
+            "/api/v1/airspace/route", params={"from": from_, "to": to}, headers=as_("police")
+        ).json()
+        assert zone_id in after["properties"]["zones_skirted"]
+        assert after["properties"]["length_m"] > before["properties"]["length_m"] + 100
+        # The fire service itself may still fly inside its own scene.
+        inside = {"lat": 51.5085, "lon": -0.2650}
+        assert (
+            client.get("/api/v1/airspace/check", params=inside, headers=as_("fire")).json()[
+                "allowed"
+            ]
+            is True
+        )
+        assert (
+            client.get("/api/v1/airspace/check", params=inside, headers=as_("police")).json()[
+                "allowed"
+            ]
+            is False
+        )
+        assert (
+            client.delete(
+                f"/api/v1/airspace/restrictions/{zone_id}", headers=as_("police")
+            ).status_code
+            == 403
+        )
+    with TestClient(create_app(settings)) as client:
+        listed = client.get("/api/v1/airspace/restrictions", headers=as_("police")).json()
+        assert [f["id"] for f in listed["features"]] == [zone_id]
+        lifted = client.delete(f"/api/v1/airspace/restrictions/{zone_id}", headers=as_("fire"))
+        assert lifted.status_code == 204
+        again = client.get(
+            "/api/v1/airspace/route", params={"from": from_, "to": to}, headers=as_("police")
+        ).json()
+        assert again["properties"]["length_m"] == before["properties"]["length_m"]
+        trail = client.get("/api/v1/audit", headers=as_("admin")).json()
+        assert [e["type"] for e in trail][-2:] == ["restriction_created", "restriction_removed"]

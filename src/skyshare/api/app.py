@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, JSONResponse
 
 from skyshare import __version__
-from skyshare.api import routes_audit, routes_incidents, routes_network
+from skyshare.api import routes_airspace, routes_audit, routes_incidents, routes_network
 from skyshare.api.auth import KeyRing, load_keys
 from skyshare.config import Settings
 from skyshare.domain import InputError
@@ -54,7 +54,7 @@ def create_app(
     app.include_router(routes_network.router)
     app.include_router(routes_incidents.router)
     app.include_router(routes_audit.router)
-    _include_optional_routers(app)
+    app.include_router(routes_airspace.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz(request: Request) -> dict[str, object]:
@@ -124,12 +124,3 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Conflict)
     async def conflict(_: Request, exc: Conflict) -> JSONResponse:
         return JSONResponse(status_code=409, content={"detail": str(exc)})
-
-
-def _include_optional_routers(app: FastAPI) -> None:
-    """Routers of capabilities that may not be installed in every build."""
-    try:
-        from skyshare.api import routes_airspace
-    except ImportError:
-        return
-    app.include_router(routes_airspace.router)

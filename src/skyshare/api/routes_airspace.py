@@ -9,14 +9,13 @@ publishes the events.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 
-from skyshare.airspace import AirspaceMap, NoRoute, load_zones, zone_to_feature
+from skyshare.airspace import AirspaceMap, NoRoute, zone_to_feature
 from skyshare.airspace.restrictions import is_temporary, parse_restriction
 from skyshare.api.auth import ALL_AGENCIES, Principal
 from skyshare.api.deps import commanding_principal, current_principal, get_runtime, require_agency
@@ -24,7 +23,6 @@ from skyshare.domain import GeoPoint
 from skyshare.runtime.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1/airspace", tags=["airspace"])
-_build_lock = threading.Lock()
 
 
 class RestrictionIn(BaseModel):
@@ -51,29 +49,13 @@ class RestrictionIn(BaseModel):
     reason: str | None = None
 
 
-def current_airspace(request: Request, runtime: Runtime = Depends(get_runtime)) -> AirspaceMap:
-    """The runtime's live map; until the runtime keeps one, a map of the world's zone file."""
-    live = getattr(runtime, "airspace", None)
-    if isinstance(live, AirspaceMap):
-        return live
-    with _build_lock:
-        built = getattr(request.app.state, "airspace_map", None)
-        if built is None:
-            settings = runtime.settings
-            zones = load_zones(runtime.world.airspace_doc, runtime.world.airspace_source)
-            built = AirspaceMap(
-                zones,
-                ceiling_m=settings.ceiling_m,
-                min_cruise_alt_m=settings.min_cruise_alt_m,
-                crs=settings.crs,
-            )
-            request.app.state.airspace_map = built
-        return built
+def current_airspace(runtime: Runtime = Depends(get_runtime)) -> AirspaceMap:
+    """The live map: published zones plus the temporary restrictions in force."""
+    return runtime.airspace
 
 
 def _permissions(runtime: Runtime) -> frozenset[tuple[str, str]]:
-    recorded = getattr(runtime, "airspace_permissions", None)
-    return frozenset(recorded()) if callable(recorded) else frozenset()
+    return runtime.airspace_permissions()
 
 
 def _invalid(where: str, field: str, reason: str) -> HTTPException:
@@ -200,16 +182,6 @@ def list_restrictions(
     }
 
 
-def _runtime_method(runtime: Runtime, name: str) -> Any:
-    method = getattr(runtime, name, None)
-    if method is None:
-        raise HTTPException(
-            status.HTTP_501_NOT_IMPLEMENTED,
-            detail=f"temporary restrictions need Runtime.{name}, which this build does not have",
-        )
-    return method
-
-
 @router.post(
     "/restrictions",
     status_code=status.HTTP_201_CREATED,
@@ -227,9 +199,8 @@ async def create_restriction(
         created_by=principal.name,
         agency=principal.agency,
     )
-    create = _runtime_method(runtime, "create_restriction")
-    cut = await create(zone, actor=principal.name)
-    return {**zone_to_feature(zone), "flights_cut": list(cut or [])}
+    cut = await runtime.create_restriction(zone, actor=principal.name)
+    return {**zone_to_feature(zone), "flights_cut": cut}
 
 
 @router.delete(
@@ -252,6 +223,5 @@ async def lift_restriction(
             detail=f"{zone_id} is published airspace, not a temporary restriction",
         )
     require_agency(principal, str(zone.extra.get("agency", ALL_AGENCIES)))
-    lift = _runtime_method(runtime, "lift_restriction")
-    await lift(zone_id, actor=principal.name)
+    await runtime.lift_restriction(zone_id, actor=principal.name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

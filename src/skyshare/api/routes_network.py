@@ -32,7 +32,7 @@ def drones(
 def airspace(
     _: Principal = Depends(current_principal), runtime: Runtime = Depends(get_runtime)
 ) -> dict[str, Any]:
-    return runtime.world.airspace_doc
+    return runtime.airspace.to_geojson()
 
 
 @router.get("/boroughs", summary="The service area's boroughs as GeoJSON (WGS84)")

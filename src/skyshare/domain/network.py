@@ -38,6 +38,9 @@ class Network:
     agreements: dict[str, SharingAgreement]
     kinds: dict[str, IncidentKind] = field(default_factory=lambda: dict(DEFAULT_KINDS))
     name: str = ""
+    # Recorded standing permissions to enter a zone, e.g. an airport's ATC agreement:
+    # (agency, zone id) pairs, as the airspace engine takes them.
+    permissions: frozenset[tuple[str, str]] = frozenset()
 
     def may_fly(self, drone: Drone, agency: str, priority: Priority) -> bool:
         """May ``agency`` use ``drone`` for a call of ``priority``?"""
@@ -251,13 +254,39 @@ def parse_network(doc: Any, source: str = "<network>") -> Network:
         )
         kinds[kind.name] = kind
 
-    return Network(agencies, models, sites, drones, agreements, kinds, str(doc.get("name", "")))
+    permissions = set()
+    for i, raw in enumerate(_items(doc, "airspace_permissions", source)):
+        r = _Reader(raw, source, f"airspace_permissions[{i}]", _KEYS["airspace_permissions"])
+        permissions.add((agency_ref(r, "agency"), r.get("zone", _text)))
+        r.get("authority", _text)  # who granted it: required, so that it can be checked
+        r.get("reference", str, "")
+
+    return Network(
+        agencies,
+        models,
+        sites,
+        drones,
+        agreements,
+        kinds,
+        str(doc.get("name", "")),
+        frozenset(permissions),
+    )
 
 
 _KEYS: dict[str, frozenset[str]] = {
     "network": frozenset(
-        {"name", "agencies", "models", "sites", "drones", "agreements", "incident_kinds"}
+        {
+            "name",
+            "agencies",
+            "models",
+            "sites",
+            "drones",
+            "agreements",
+            "incident_kinds",
+            "airspace_permissions",
+        }
     ),
+    "airspace_permissions": frozenset({"agency", "zone", "authority", "reference"}),
     "agencies": frozenset({"id", "name", "auto_launch", "provisional_launch"}),
     "models": frozenset(
         {

@@ -14,8 +14,11 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
+from skyshare.airspace import AirspaceMap, Geozone, zone_to_feature, zones_from_geojson
+from skyshare.airspace.restrictions import ActiveFlight, flights_cut
 from skyshare.bus import Bus, InProcessBus, MqttBus
 from skyshare.config import Settings
 from skyshare.dispatch.nearest import propose_nearest
@@ -33,7 +36,7 @@ from skyshare.domain.events import Event, EventType
 from skyshare.intake import parse_incident_request
 from skyshare.runtime.clock import Clock, SystemClock
 from skyshare.runtime.world import World, load_world
-from skyshare.store import DroneState, DuplicateIncident, Store
+from skyshare.store import DroneState, DuplicateIncident, Store, StoredRestriction
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +87,8 @@ class Runtime:
         self.settings = settings
         self._lock = asyncio.Lock()
         self._drones: dict[str, Drone] = dict(world.network.drones)
+        self.airspace: AirspaceMap = world.airspace
+        self._flights: dict[str, ActiveFlight] = {}  # flight id -> its route, while airborne
         self._boroughs_geojson: dict[str, Any] | None = None
         self._held: dict[str, str] = {}  # drone id -> the incident it is proposed for or flying
 
@@ -113,6 +118,13 @@ class Runtime:
     def _load_state(self) -> None:
         with self.store.transaction() as tx:
             tx.sync_network(self.world.network)
+        now = self.clock.now()
+        for restriction in self.store.restrictions(active_at=now):
+            for zone in zones_from_geojson(
+                {"type": "FeatureCollection", "features": [restriction.feature]},
+                source=f"restriction {restriction.id}",
+            ):
+                self.airspace = self.airspace.add_temporary(zone)
         for drone_id, state in self.store.drone_states().items():
             if drone_id in self._drones:
                 self._drones[drone_id] = _with_state(self._drones[drone_id], state)
@@ -280,6 +292,73 @@ class Runtime:
         await self._publish(events)
         return await self.incident(incident_id)
 
+    # --- airspace ---------------------------------------------------------------------
+
+    def airspace_permissions(self) -> frozenset[tuple[str, str]]:
+        """Recorded standing permissions (agency, zone id), from the network file."""
+        return self.network.permissions
+
+    async def create_restriction(self, zone: Geozone, *, actor: str) -> list[str]:
+        """Put a temporary restriction in force; returns the flights whose route it cuts."""
+        async with self._exclusive():
+            now = self.clock.now()
+            airspace = self.airspace.without_expired(now).add_temporary(zone)
+            feature = zone_to_feature(zone)
+            cut = flights_cut(airspace, zone.id, self._flights.values(), at=now)
+            events = [
+                Event(
+                    EventType.RESTRICTION_CREATED,
+                    now,
+                    actor,
+                    zone.id,
+                    None,
+                    {"name": zone.name, "feature": feature, "flights_cut": cut},
+                )
+            ]
+            events += [
+                Event(
+                    EventType.CONFORMANCE_ALERT,
+                    now,
+                    DISPATCHER,
+                    flight_id,
+                    self._flights[flight_id].agency,
+                    {
+                        "reason": f"route crosses new restriction {zone.id} ({zone.name})",
+                        "zone_id": zone.id,
+                    },
+                )
+                for flight_id in cut
+            ]
+            stored = StoredRestriction(
+                zone.id, feature, actor, now, starts_at=_first_start(zone), ends_at=zone.expires_at
+            )
+
+            def commit() -> None:
+                with self.store.transaction() as tx:
+                    tx.save_restriction(stored)
+                    for event in events:
+                        tx.append(event)
+
+            await asyncio.to_thread(commit)
+            self.airspace = airspace
+        await self._publish(events)
+        return cut
+
+    async def lift_restriction(self, zone_id: str, *, actor: str) -> None:
+        async with self._exclusive():
+            now = self.clock.now()
+            airspace = self.airspace.remove(zone_id)
+            event = Event(EventType.RESTRICTION_REMOVED, now, actor, zone_id, None, {})
+
+            def commit() -> None:
+                with self.store.transaction() as tx:
+                    tx.end_restriction(zone_id, now)
+                    tx.append(event)
+
+            await asyncio.to_thread(commit)
+            self.airspace = airspace
+        await self._publish([event])
+
     # --- decisions (under the lock) --------------------------------------------------
 
     def _decide(
@@ -436,6 +515,11 @@ class Runtime:
     async def _publish(self, events: list[Event]) -> None:
         for event in events:
             await self.bus.publish(event)
+
+
+def _first_start(zone: Geozone) -> datetime | None:
+    starts = [w.start for w in zone.windows if w.start is not None]
+    return min(starts) if starts else None
 
 
 def _with_state(drone: Drone, state: DroneState) -> Drone:

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from skyshare.airspace import AirspaceMap, load_zones
 from skyshare.airspace.service_area import ServiceArea, parse_service_area
 from skyshare.config import Settings
 from skyshare.domain import InputError, Network, parse_network
@@ -25,8 +26,7 @@ class World:
 
     network: Network
     area: ServiceArea
-    airspace_doc: dict[str, Any]
-    airspace_source: str
+    airspace: AirspaceMap  # the published zones; temporary restrictions are added live
 
 
 def read_document(path: Path) -> Any:
@@ -56,12 +56,15 @@ def load_world(settings: Settings) -> World:
         read_document(settings.boroughs_file), source=str(settings.boroughs_file), proj=proj
     )
     check_sites_in_area(network, area, str(settings.network_file))
-    airspace_doc = read_document(settings.airspace_file)
-    if not isinstance(airspace_doc, dict) or airspace_doc.get("type") != "FeatureCollection":
-        raise InputError(
-            "type", "expected a GeoJSON FeatureCollection", source=str(settings.airspace_file)
-        )
-    return World(network, area, airspace_doc, str(settings.airspace_file))
+    # GeoJSON or ED-269, told apart by shape.
+    zones = load_zones(read_document(settings.airspace_file), str(settings.airspace_file))
+    airspace = AirspaceMap(
+        zones,
+        ceiling_m=settings.ceiling_m,
+        min_cruise_alt_m=settings.min_cruise_alt_m,
+        crs=settings.crs,
+    )
+    return World(network, area, airspace)
 
 
 def check_sites_in_area(network: Network, area: ServiceArea, source: str) -> None:
