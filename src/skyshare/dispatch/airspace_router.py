@@ -1,0 +1,180 @@
+"""The airspace engine as the dispatcher's router.
+
+``AirspaceRouter`` wraps an ``AirspaceMap``: it routes with the agencies' recorded
+permissions, tells the route cache when the airspace has changed (``epoch``), and
+answers, for many segments at once, which ones the map's router would fly as a plain
+straight line (``clear_segments``). That last answer lets a decision skip the router for
+most pairs of a dock and a scene: a segment that stays well clear (more than the
+router's safety buffer plus its simplification allowance) of every zone the agency may
+not enter is exactly the route the router would return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping
+from datetime import datetime, timedelta
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+from skyshare.airspace import AirspaceMap, Route
+from skyshare.airspace.routing import VERTICAL_MARGIN_M
+from skyshare.dispatch.detour import Disks
+from skyshare.domain.models import GeoPoint
+from skyshare.geo import Projection
+
+
+class AirspaceRouter:
+    """Routes through ``airspace`` for the dispatcher.
+
+    ``permissions`` maps an agency to its recorded ``(agency, zone_id)`` grants (an ATC
+    clearance for an FRZ, say). ``horizon_s``: zones active at any time within this of
+    the departure count, as in ``AirspaceMap.route``. Call ``update`` with the new map
+    when a restriction is created or lifted; routes of the old map are then never used.
+    """
+
+    def __init__(
+        self,
+        airspace: AirspaceMap,
+        permissions: Mapping[str, Iterable[tuple[str, str]]] | None = None,
+        *,
+        horizon_s: float = 1800.0,
+    ) -> None:
+        self.airspace = airspace
+        self.permissions = {a: frozenset(g) for a, g in (permissions or {}).items()}
+        self.horizon_s = horizon_s
+        self._trees: dict[tuple, shapely.STRtree | None] = {}
+        self._disks: dict[tuple, Disks] = {}
+        self._epoch: tuple[datetime, Hashable] | None = None
+
+    def update(self, airspace: AirspaceMap) -> None:
+        self.airspace = airspace
+        self._trees.clear()
+        self._disks.clear()
+        self._epoch = None
+
+    @property
+    def projection(self) -> Projection:
+        """The plane the map measures routes on; the dispatcher's bounds use it too."""
+        return self.airspace.projection
+
+    @property
+    def min_cruise_alt_m(self) -> float:
+        """Routes fly at the map's minimum cruise height (the dispatcher asks for no other)."""
+        return self.airspace.min_cruise_alt_m
+
+    @property
+    def clearance_m(self) -> float:
+        """Farther than this from every forbidden zone, a segment is surely not bent by the
+        router: its obstacles reach at most the safety buffer plus three simplification
+        tolerances beyond a zone (one for the simplified outline, two for its mitred
+        growth back over the original), and it names no zone farther than buffer plus
+        one tolerance as skirted."""
+        return self.airspace.buffer_m + 3.0 * self.airspace.simplify_m + 1.0
+
+    def route(self, start: GeoPoint, goal: GeoPoint, agency: str, *, at: datetime) -> Route:
+        return self.airspace.route(
+            start,
+            goal,
+            agency,
+            at=at,
+            permissions=self.permissions.get(agency, frozenset()),
+            horizon_s=self.horizon_s,
+        )
+
+    def epoch(self, at: datetime) -> Hashable:
+        """What routes depend on besides their ends: the map (its identity and version)
+        and which of its timed zones are active within the horizon."""
+        if self._epoch is not None and self._epoch[0] == at:
+            return self._epoch[1]
+        until = at + timedelta(seconds=self.horizon_s)
+        timed = tuple(z.active_during(at, until) for z in self.airspace.zones if z.windows)
+        token = (id(self.airspace), self.airspace.version, timed)
+        self._epoch = (at, token)
+        return token
+
+    def clear_segments(
+        self,
+        x0: NDArray[np.float64],
+        y0: NDArray[np.float64],
+        x1: NDArray[np.float64] | float,
+        y1: NDArray[np.float64] | float,
+        agency: str,
+        at: datetime,
+    ) -> NDArray[np.bool_]:
+        """For segments from (x0, y0) to (x1, y1) in the map's projected metres: True where
+        the router's route is certainly the straight segment itself."""
+        tree = self._tree(agency, at)
+        n = len(x0)
+        if tree is None:
+            return np.ones(n, bool)
+        coords = np.empty((n, 2, 2))
+        coords[:, 0, 0], coords[:, 0, 1] = x0, y0
+        coords[:, 1, 0], coords[:, 1, 1] = x1, y1
+        lines = shapely.linestrings(coords)
+        hits = tree.query(lines, predicate="dwithin", distance=self.clearance_m)
+        clear = np.ones(n, bool)
+        clear[hits[0]] = False
+        return clear
+
+    def obstacle_disks(self, agency: str, at: datetime) -> Disks:
+        """Disks inside the zones a route for ``agency`` must go around (for the lower
+        bounds of ``detour.py``): the largest inscribed circle of each zone's part, and
+        up to two more in what is left of a large irregular one."""
+        key = (agency, self.epoch(at))
+        found = self._disks.get(key)
+        if found is None:
+            airspace = self.airspace
+            cruise = airspace.min_cruise_alt_m
+            zones = airspace.forbidden(
+                agency,
+                at=at,
+                until=at + timedelta(seconds=self.horizon_s),
+                permissions=self.permissions.get(agency, frozenset()),
+                heights=(cruise - VERTICAL_MARGIN_M, cruise + VERTICAL_MARGIN_M),
+            )
+            circles = [c for z in zones for c in inscribed_disks(z.geometry)]
+            found = (
+                Disks(*(np.array(col, float) for col in zip(*circles, strict=True)))
+                if circles
+                else Disks.none()
+            )
+            self._disks[key] = found
+        return found
+
+    def _tree(self, agency: str, at: datetime) -> shapely.STRtree | None:
+        key = (agency, self.epoch(at))
+        if key not in self._trees:
+            airspace = self.airspace
+            # The router refuses ends inside zones reaching from the ground to the cruise
+            # band, and avoids zones in the band: this set holds both.
+            zones = airspace.forbidden(
+                agency,
+                at=at,
+                until=at + timedelta(seconds=self.horizon_s),
+                permissions=self.permissions.get(agency, frozenset()),
+                heights=(0.0, airspace.min_cruise_alt_m + VERTICAL_MARGIN_M),
+            )
+            self._trees[key] = shapely.STRtree([z.geometry for z in zones]) if zones else None
+        return self._trees[key]
+
+
+def inscribed_disks(
+    geometry: shapely.Geometry, extra: int = 2, min_radius_m: float = 200.0
+) -> list[tuple[float, float, float]]:
+    """(x, y, r) of disks inside ``geometry``: the largest one of each polygon part, then
+    up to ``extra`` more of at least ``min_radius_m`` in the part minus the disks so far."""
+    out = []
+    for part in getattr(geometry, "geoms", [geometry]):
+        rest = part
+        for k in range(1 + extra):
+            if rest.is_empty:
+                break
+            line = shapely.maximum_inscribed_circle(rest, 1.0)
+            (x, y), radius = line.coords[0], line.length
+            if k and radius < min_radius_m:
+                break
+            out.append((float(x), float(y), float(radius)))
+            rest = rest.difference(shapely.Point(x, y).buffer(radius))
+    return out

@@ -1,0 +1,97 @@
+"""Lower bounds of route lengths that see the zones: the taut string around a disk.
+
+No legal route enters a forbidden zone, so none enters a disk inside one. The shortest
+path from ``a`` to ``b`` that avoids an open disk (centre ``c``, radius ``r``) is the
+straight segment if that misses the disk, else the "taut string": tangent from ``a``,
+arc, tangent to ``b``::
+
+    sqrt(|a-c|^2 - r^2) + sqrt(|b-c|^2 - r^2) + r * (theta - acos(r/|a-c|) - acos(r/|b-c|))
+
+with ``theta`` the angle a-c-b. Its maximum over the disks is a lower bound of every legal
+route, far tighter than the straight line when a zone lies across it (London's airport
+zones are circles, so their disk is the zone itself). Vectorised over segments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+SHRINK = 1.0 - 1e-6  # keeps float rounding from putting a disk edge outside its zone
+
+
+@dataclass(frozen=True)
+class Disks:
+    """Disks inside forbidden zones, in projected metres."""
+
+    x: NDArray[np.float64]
+    y: NDArray[np.float64]
+    r: NDArray[np.float64]
+
+    @classmethod
+    def none(cls) -> Disks:
+        empty = np.zeros(0)
+        return cls(empty, empty, empty)
+
+    def __len__(self) -> int:
+        return len(self.r)
+
+
+def route_length_bounds(
+    ax: NDArray[np.float64],
+    ay: NDArray[np.float64],
+    bx: NDArray[np.float64] | float,
+    by: NDArray[np.float64] | float,
+    disks: Disks,
+) -> NDArray[np.float64]:
+    """A lower bound of the legal route length of each segment a->b (at least the straight
+    distance). Ends inside a disk have no legal route; their bound is the straight line."""
+    ax, ay = np.asarray(ax, float), np.asarray(ay, float)
+    if np.ndim(bx) == 0 and len(disks) and len(ax):
+        # One common end: a disk farther from it than the longest segment is out of reach.
+        straight = np.hypot(bx - ax, by - ay)
+        reach = np.hypot(disks.x - bx, disks.y - by) - disks.r < straight.max()
+        if not reach.any():
+            return straight
+        disks = Disks(disks.x[reach], disks.y[reach], disks.r[reach])
+    bx = np.broadcast_to(np.asarray(bx, float), ax.shape)
+    by = np.broadcast_to(np.asarray(by, float), ax.shape)
+    straight = np.hypot(bx - ax, by - ay)
+    if not len(disks) or not len(ax):
+        return straight
+    # Only (segment, disk) pairs whose bounding boxes meet can be in each other's way.
+    lo_x, hi_x = np.minimum(ax, bx), np.maximum(ax, bx)
+    lo_y, hi_y = np.minimum(ay, by), np.maximum(ay, by)
+    meet = (
+        (lo_x[:, None] < disks.x + disks.r)
+        & (hi_x[:, None] > disks.x - disks.r)
+        & (lo_y[:, None] < disks.y + disks.r)
+        & (hi_y[:, None] > disks.y - disks.r)
+    )
+    seg, disk = np.nonzero(meet)
+    if not len(seg):
+        return straight
+    cx, cy, r = disks.x[disk], disks.y[disk], disks.r[disk] * SHRINK
+    pax, pay = ax[seg] - cx, ay[seg] - cy
+    pbx, pby = bx[seg] - cx, by[seg] - cy
+    da, db = np.hypot(pax, pay), np.hypot(pbx, pby)
+    # Distance from the centre to the segment: is the disk in the way at all?
+    sx, sy = bx[seg] - ax[seg], by[seg] - ay[seg]
+    length_sq = sx * sx + sy * sy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.where(length_sq > 0, np.clip(-(pax * sx + pay * sy) / length_sq, 0.0, 1.0), 0.0)
+        gap = np.hypot(pax + t * sx, pay + t * sy)
+        blocked = (gap < r) & (da > r) & (db > r)
+        cos_theta = np.clip((pax * pbx + pay * pby) / (da * db), -1.0, 1.0)
+        arc = (
+            np.arccos(cos_theta)
+            - np.arccos(np.clip(r / da, -1.0, 1.0))
+            - np.arccos(np.clip(r / db, -1.0, 1.0))
+        )
+        taut = np.sqrt(np.maximum(da * da - r * r, 0.0)) + np.sqrt(np.maximum(db * db - r * r, 0.0))
+        taut = taut + r * np.maximum(arc, 0.0)
+    out = straight.copy()
+    np.maximum.at(out, seg[blocked], taut[blocked])
+    return out

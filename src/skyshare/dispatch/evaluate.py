@@ -1,0 +1,413 @@
+"""One incident against the fleet: lower bounds for every drone, exact answers for a few.
+
+The exact answer for a drone needs its route to the scene, so it is expensive; the lower
+bounds need only straight lines (and disks inside zones), so they are computed for the
+whole fleet at once with numpy. They are true lower bounds of the exact figures:
+
+- no route is shorter than the straight line, nor than the taut string around a disk
+  inside a zone it may not enter (``detour.py``); with a steady wind no path is faster
+  than the straight one (the ground velocities a drone can hold form a disc, a convex
+  set) and no ground speed exceeds airspeed plus wind speed;
+- the climb and descent take at least what ``min_cruise_alt_m`` implies;
+- the flight back to a dock is computed exactly once per incident and drone model.
+
+So a drone whose lower bound already fails (battery) or already loses (ETA) is settled
+without asking the router, and the choice is identical to routing everyone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+import numpy as np
+from numpy.typing import NDArray
+
+from skyshare.dispatch.config import DispatchConfig
+from skyshare.dispatch.detour import Disks, route_length_bounds
+from skyshare.dispatch.eta import Flight, FlightModel, Wind
+from skyshare.dispatch.fleet import ON_DOCK, DroneState, FleetView, status_table
+from skyshare.dispatch.index import FleetIndex
+from skyshare.dispatch.proposal import Candidate, Reason, Rejection, Why
+from skyshare.dispatch.routing import Ends, NoPath, Path, PathSource, Prefetch
+from skyshare.domain.enums import TaskKind
+from skyshare.domain.errors import InputError
+from skyshare.domain.models import DroneModel, GeoPoint, Incident, IncidentKind
+from skyshare.domain.network import Network
+from skyshare.geo import Projection
+
+IS_ON_DOCK = status_table(ON_DOCK)
+PREFETCH_DOCKS = 16  # docks nearest the scene whose straight routes are checked at once
+LB_SLACK = 1e-9  # relative; keeps float rounding from making a bound exceed the exact value
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnLeg:
+    """The cheapest flight from the scene to a dock for one drone model."""
+
+    site_id: str
+    flight: Flight
+    path: Path
+
+
+@dataclass(frozen=True)
+class Job:
+    """One incident as the flight model sees it, with its flights back to a dock."""
+
+    incident: Incident
+    kind: IncidentKind
+    goal: GeoPoint
+    x: float
+    y: float
+    scene_alt_m: float
+    min_scene_s: float  # the least time on scene that makes a drone useful
+    back: dict[str, ReturnLeg | None]  # by model name
+    now: datetime
+    wind: Wind
+    closed: str | None = None  # why no drone can get from the scene to a dock, if so
+    # Lower bounds of the route length to the scene from points already bounded (the
+    # docks nearest the scene), by projected (x, y): drones on those docks reuse them.
+    bounded: dict[tuple[float, float], float] = field(default_factory=dict)
+
+    @property
+    def task(self) -> TaskKind:
+        return self.kind.task
+
+    def with_on_scene(self, seconds: float, config: DispatchConfig) -> Job:
+        """The same job with a different time on scene (what a relief drone must cover)."""
+        kind = replace(self.kind, on_scene_s=seconds)
+        least = min(seconds, config.min_station_s) if kind.task in config.relief_tasks else seconds
+        return replace(self, kind=kind, min_scene_s=least)
+
+    def no_way_back(self) -> str:
+        text = f"no legal route for {self.incident.agency} from the scene to any dock"
+        return f"{text} ({self.closed})" if self.closed else text
+
+
+def incident_kind(network: Network, incident: Incident) -> IncidentKind:
+    kind = network.kinds.get(incident.kind)
+    if kind is None:
+        known = ", ".join(sorted(network.kinds))
+        raise InputError(
+            "kind", f"unknown incident kind {incident.kind!r} (known: {known})", item=incident.id
+        )
+    if incident.agency not in network.agencies:
+        raise InputError("agency", f"unknown agency {incident.agency!r}", item=incident.id)
+    return kind
+
+
+class JobBuilder:
+    """Builds ``Job``s: finds, per drone model, the cheapest legal flight back to a dock."""
+
+    def __init__(
+        self, network: Network, config: DispatchConfig, flight_model: FlightModel, proj: Projection
+    ) -> None:
+        self.network = network
+        self.config = config
+        self.flight_model = flight_model
+        self.projection = proj
+        self.site_ids = tuple(network.sites)
+        sites = list(network.sites.values())
+        sx, sy = proj.to_metric([s.position.lon for s in sites], [s.position.lat for s in sites])
+        self.site_x, self.site_y = np.asarray(sx, float), np.asarray(sy, float)
+        self.site_position = [s.position for s in sites]
+        self.site_lat = np.array([s.position.lat for s in sites], float)
+        self.site_lon = np.array([s.position.lon for s in sites], float)
+
+    def build(
+        self,
+        incident: Incident,
+        models: tuple[DroneModel, ...],
+        paths: PathSource,
+        now: datetime,
+        wind: Wind,
+        prefetch: Prefetch | None = None,
+        disks: Disks | None = None,
+    ) -> Job:
+        kind = incident_kind(self.network, incident)
+        goal = GeoPoint(incident.position.lat, incident.position.lon)
+        x, y = self.projection.point(goal.lat, goal.lon)
+        scene_alt = self.flight_model.scene_alt_m(kind.task)
+        min_scene = kind.on_scene_s
+        if kind.task in self.config.relief_tasks:
+            min_scene = min(kind.on_scene_s, self.config.min_station_s)
+        near = np.argsort(np.hypot(self.site_x - x, self.site_y - y))[:PREFETCH_DOCKS]
+        if prefetch is not None:
+            docks = Ends(
+                self.site_lat[near], self.site_lon[near], self.site_x[near], self.site_y[near]
+            )
+            prefetch(Ends.repeat(goal, x, y, len(near)), docks, incident.agency, now)
+        bounded: dict[tuple[float, float], float] = {}
+        back, closed = self._returns(
+            goal, x, y, incident.agency, models, paths, now, wind, scene_alt, disks, near, bounded
+        )
+        return Job(
+            incident, kind, goal, x, y, scene_alt, min_scene, back, now, wind, closed, bounded
+        )
+
+    def _returns(
+        self,
+        goal: GeoPoint,
+        x: float,
+        y: float,
+        agency: str,
+        models: tuple[DroneModel, ...],
+        paths: PathSource,
+        now: datetime,
+        wind: Wind,
+        scene_alt: float,
+        disks: Disks | None,
+        near: NDArray[np.intp],
+        bounded: dict[tuple[float, float], float],
+    ) -> tuple[dict[str, ReturnLeg | None], str | None]:
+        """Per model, the dock cheapest to reach from the scene: best-first over docks by a
+        lower bound of the energy, routing only docks whose bound can still win.
+
+        Also returns why the scene is closed, when the router says its own end (the
+        scene) is at fault, or when ``max_return_docks`` docks in a row have no route.
+        """
+        fm, cfg = self.flight_model, self.config
+        dx, dy = self.site_x - x, self.site_y - y
+        dist = np.hypot(dx, dy)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ux, uy = dx / dist, dy / dist  # nan at the scene itself: only used with wind
+        # Around the zones for the docks nearest the scene; the rest keep the straight line
+        # (still a bound, and they are seldom reached).
+        length = dist.copy()
+        if disks is not None and len(disks):
+            length[near] = route_length_bounds(self.site_x[near], self.site_y[near], x, y, disks)
+        sx, sy, near_length = self.site_x[near], self.site_y[near], length[near]
+        bounded.update(
+            zip(zip(sx.tolist(), sy.tolist(), strict=True), near_length.tolist(), strict=True)
+        )
+        # Lower bounds of the energy home, models x docks, in one go.
+        airspeed = np.array([m.cruise_speed_mps for m in models])[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if wind.speed_mps == 0.0:
+                cruise_t = dist[None, :] / airspeed
+            else:
+                speed = ground_speeds(wind, airspeed, ux[None, :], uy[None, :])
+                cruise_t = np.where(dist > 0, dist / speed, 0.0)
+        cruise_t = detour_cruise_s(cruise_t, length[None, :], airspeed, wind)
+        vertical_wh = np.array(
+            [
+                max(0.0, cfg.min_cruise_alt_m - scene_alt) / m.climb_rate_mps * fm.climb_power_w(m)
+                + cfg.min_cruise_alt_m / m.descent_rate_mps * fm.descent_power_w(m)
+                for m in models
+            ]
+        )[:, None]
+        cruise_w = np.array([m.cruise_power_w for m in models])[:, None]
+        lb_wh = (vertical_wh + cruise_t * cruise_w) / 3600.0 * (1 - LB_SLACK)
+        orders = np.argsort(lb_wh, axis=1, kind="stable").tolist()
+        found: dict[int, Path | NoPath] = {}
+        closed: str | None = None
+        out: dict[str, ReturnLeg | None] = {m.name: None for m in models}
+        for m, model in enumerate(models):
+            bound = lb_wh[m]
+            best: tuple[float, str, ReturnLeg] | None = None
+            for i in orders[m]:
+                if not np.isfinite(bound[i]) or (best is not None and bound[i] > best[0]):
+                    break
+                path = found.get(i)
+                if path is None:
+                    path = found[i] = paths(goal, self.site_position[i], agency, now)
+                    if isinstance(path, NoPath) and self._scene_closed(path, found):
+                        closed = path.reason
+                        break
+                if isinstance(path, NoPath):
+                    continue
+                flight = fm.flight(model, path, from_alt_m=scene_alt, to_alt_m=0.0, wind=wind)
+                if flight is None:
+                    continue
+                site_id = self.site_ids[i]
+                if best is None or (flight.energy_wh, site_id) < best[:2]:
+                    best = (flight.energy_wh, site_id, ReturnLeg(site_id, flight, path))
+            if closed is not None:
+                return {m.name: None for m in models}, closed
+            out[model.name] = None if best is None else best[2]
+        return out, None
+
+    def _scene_closed(self, failure: NoPath, found: dict[int, Path | NoPath]) -> bool:
+        if failure.field == "from":  # the router blames the start: the scene itself
+            return True
+        if any(isinstance(p, Path) for p in found.values()):
+            return False
+        return len(found) >= self.config.max_return_docks
+
+
+def ground_speeds(wind: Wind, airspeed: NDArray | float, ux: NDArray, uy: NDArray) -> NDArray:
+    """``Wind.ground_speed`` for many tracks at once (0 where the wind wins)."""
+    along = wind.east_mps * ux + wind.north_mps * uy
+    slack = np.asarray(airspeed) ** 2 - (wind.east_mps**2 + wind.north_mps**2 - along * along)
+    speed = along + np.sqrt(np.maximum(slack, 0.0))
+    return np.where((slack >= 0) & (speed > 0), speed, 0.0)
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Lower bounds, per drone of the view, of the ETA and the energy to the scene."""
+
+    eta_s: NDArray[np.float64]
+    out_wh: NDArray[np.float64]
+    on_dock: NDArray[np.bool_]
+    wind_blocked: NDArray[np.bool_]
+    cruise_s: NDArray[np.float64]  # the straight-line cruise part of ``eta_s``
+
+
+def lower_bounds(index: FleetIndex, view: FleetView, job: Job, fm: FlightModel) -> Bounds:
+    cfg = fm.config
+    dx, dy = job.x - view.x, job.y - view.y
+    dist = np.hypot(dx, dy)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if job.wind.speed_mps == 0.0:
+            cruise_t = dist / index.speed
+        else:
+            moving = dist > 0
+            ux = np.where(moving, dx / dist, 0.0)
+            uy = np.where(moving, dy / dist, 0.0)
+            speed = ground_speeds(job.wind, index.speed, ux, uy)
+            cruise_t = np.where(moving, dist / speed, 0.0)
+    on_dock, launch_s, up_s, up_wh = departure_bounds(index, view, cfg)
+    down_s = max(0.0, cfg.min_cruise_alt_m - job.scene_alt_m) / index.descent_rate
+    eta = launch_s + up_s + cruise_t + down_s
+    wh = (
+        up_wh
+        + (down_s * index.hover_w * cfg.descent_power_factor + cruise_t * index.cruise_w) / 3600.0
+    )
+    return Bounds(
+        eta * (1 - LB_SLACK), wh * (1 - LB_SLACK), on_dock, ~np.isfinite(cruise_t), cruise_t
+    )
+
+
+def departure_bounds(
+    index: FleetIndex, view: FleetView, cfg: DispatchConfig
+) -> tuple[NDArray[np.bool_], NDArray, NDArray, NDArray]:
+    """Per drone, whatever does not depend on the scene: on a dock or not, the launch
+    delay, and the least climb (seconds, watt-hours) to cruise. Kept with the view."""
+    key = ("departure", id(index), cfg.launch_delay_s, cfg.min_cruise_alt_m, cfg.climb_power_factor)
+    found = view.memo.get(key)
+    if found is None:
+        on_dock = IS_ON_DOCK[view.status]
+        start_alt = np.where(on_dock, 0.0, view.alt)
+        up_s = np.maximum(0.0, cfg.min_cruise_alt_m - start_alt) / index.climb_rate
+        up_wh = up_s * index.hover_w * cfg.climb_power_factor / 3600.0
+        launch_s = np.where(on_dock, cfg.launch_delay_s, 0.0)
+        found = view.memo[key] = (on_dock, launch_s, up_s, up_wh)
+    return found  # type: ignore[return-value]
+
+
+def detour_cruise_s(
+    straight_s: NDArray[np.float64],
+    length_m: NDArray[np.float64],
+    airspeed: NDArray[np.float64],
+    wind: Wind,
+) -> NDArray[np.float64]:
+    """A lower bound of the cruise time over a route at least ``length_m`` long: no
+    ground speed exceeds airspeed plus wind speed, and no path beats the straight one."""
+    return np.maximum(straight_s, length_m / (airspeed + wind.speed_mps))
+
+
+def battery_floor_pct(
+    index: FleetIndex, job: Job, fm: FlightModel, scene_s: float
+) -> NDArray[np.float64]:
+    """Per drone: battery needed beyond the flight out (``scene_s`` on scene, the way
+    back, the reserve); inf for a model with no legal way back."""
+    per_model = []
+    for model in index.models:
+        leg = job.back[model.name]
+        if leg is None:
+            per_model.append(np.inf)
+            continue
+        scene_wh = scene_s * fm.scene_power_w(model, job.task) / 3600.0
+        per_model.append(
+            (scene_wh + leg.flight.energy_wh) * 100.0 / model.battery_wh + fm.config.reserve_pct
+        )
+    return np.array(per_model, float)[index.model_of]
+
+
+class Evaluator:
+    """The exact answer for one drone: route, flight, sortie, feasibility, score."""
+
+    def __init__(self, network: Network, fm: FlightModel, paths: PathSource) -> None:
+        self.network = network
+        self.flight_model = fm
+        self.config = fm.config
+        self.paths = paths
+
+    def evaluate(
+        self, state: DroneState, model: DroneModel, job: Job, preempts: str | None = None
+    ) -> Candidate | Rejection:
+        fm, cfg = self.flight_model, self.config
+        agency = job.incident.agency
+        back = job.back[model.name]
+        if back is None:
+            return Rejection(state.drone_id, Reason.NO_LEGAL_ROUTE, job.no_way_back())
+        path = self.paths(state.position, job.goal, agency, job.now)
+        if isinstance(path, NoPath):
+            return Rejection(
+                state.drone_id,
+                Reason.NO_LEGAL_ROUTE,
+                f"no legal route for {agency} to the scene: {path.reason}",
+            )
+        on_dock = state.on_dock
+        out = fm.flight(
+            model,
+            path,
+            from_alt_m=0.0 if on_dock else state.position.alt_m,
+            to_alt_m=job.scene_alt_m,
+            wind=job.wind,
+        )
+        if out is None:
+            return Rejection(
+                state.drone_id,
+                Reason.WIND,
+                f"wind {job.wind.speed_mps:.0f} m/s beats its "
+                f"{model.cruise_speed_mps:.0f} m/s on the way out",
+            )
+        sortie = fm.sortie(
+            model,
+            state.battery_pct,
+            out,
+            back.flight,
+            task=job.task,
+            on_scene_s=job.kind.on_scene_s,
+            launch_delay_s=cfg.launch_delay_s if on_dock else 0.0,
+        )
+        if not fm.feasible(sortie, job.task, job.kind.on_scene_s):
+            pct = 100.0 / model.battery_wh
+            scene_pct = job.min_scene_s * fm.scene_power_w(model, job.task) / 3600.0 * pct
+            needed = (out.energy_wh + back.flight.energy_wh) * pct + scene_pct + cfg.reserve_pct
+            return Rejection(
+                state.drone_id,
+                Reason.LOW_BATTERY,
+                f"battery {state.battery_pct:.0f}% < {needed:.0f}% needed to fly "
+                f"out, stay {job.min_scene_s / 60:.0f} min and land with "
+                f"{cfg.reserve_pct:.0f}% left",
+            )
+        score = sortie.eta_s
+        why: list[Why] = []
+        if not on_dock:
+            why.append(Why.AIRBORNE)
+        if path.zones_skirted:
+            why.append(Why.SKIRTS_ZONES)
+        if sortie.needs_relief:
+            score += cfg.relief_penalty_s
+            why.append(Why.NEEDS_RELIEF)
+        if preempts is not None:
+            score += cfg.preempt_gain_s
+            why.append(Why.PREEMPTS)
+        site_id = state.dock_site_id
+        return Candidate(
+            state.drone_id,
+            site_id,
+            self.network.sites[site_id].name,
+            sortie.eta_s,
+            score,
+            sortie,
+            path,
+            back.site_id,
+            not on_dock,
+            preempts,
+            None,
+            tuple(why),
+        )

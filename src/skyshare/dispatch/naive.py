@@ -1,0 +1,28 @@
+"""The reference dispatcher: the same rules, no shortcuts.
+
+It routes every candidate from scratch (no route cache, no lower bounds, no pruning) and
+applies the same feasibility, scoring and cover tie-break. The fast ``Dispatcher`` must
+make the same choices; benchmarks and tests hold it to that, and time it against this.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from skyshare.dispatch.dispatcher import Dispatcher
+from skyshare.dispatch.routing import NoPath, Path, PathSource, fresh_path
+from skyshare.domain.models import GeoPoint
+
+
+class NaiveDispatcher(Dispatcher):
+    """``Dispatcher`` with every shortcut turned off."""
+
+    _exhaustive = True
+
+    @property
+    def paths(self) -> PathSource:
+        return self._fresh
+
+    def _fresh(self, start: GeoPoint, goal: GeoPoint, agency: str, at: datetime) -> Path | NoPath:
+        self.routes.calls += 1
+        return fresh_path(self.routes.router, start, goal, agency, at)

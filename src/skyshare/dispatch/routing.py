@@ -1,0 +1,313 @@
+"""What the dispatcher needs from a router, a straight-line router, and a route cache.
+
+The dispatcher depends on the small ``Router`` protocol below, not on a concrete airspace
+engine: ``skyshare.airspace``'s ``AirspaceMap`` satisfies it, and so does
+``StraightLineRouter`` (open sky, for tests and for networks with no zone data).
+
+A route is reduced to a ``Path``: horizontal legs (length and unit direction, for the
+wind) whose lengths add up to the router's ``length_m``, plus the cruise altitude and
+the zones it skirts. Paths are cached by (start, goal, agency): every drone docked at
+one site shares one route to a scene, and the route back to a dock is the route out
+reversed, so a decision calls the router only a few times.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from skyshare.domain.errors import InputError
+from skyshare.domain.models import GeoPoint
+from skyshare.geo import Projection, projection
+
+EARTH_RADIUS_M = 6_371_008.8
+
+
+class RouteLike(Protocol):
+    """The part of a route the dispatcher reads."""
+
+    @property
+    def waypoints(self) -> tuple[GeoPoint, ...]: ...
+
+    @property
+    def length_m(self) -> float: ...
+
+    @property
+    def cruise_alt_m(self) -> float: ...
+
+    @property
+    def zones_skirted(self) -> tuple[str, ...]: ...
+
+
+class Router(Protocol):
+    """Finds a legal route for ``agency`` at time ``at``; raises ``InputError`` (the
+    airspace engine's ``NoRoute``) when there is none."""
+
+    def route(self, start: GeoPoint, goal: GeoPoint, agency: str, *, at: datetime) -> RouteLike: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StraightRoute:
+    """A route that is the straight line from start to goal."""
+
+    waypoints: tuple[GeoPoint, ...]
+    length_m: float
+    cruise_alt_m: float
+    zones_skirted: tuple[str, ...] = ()
+
+
+class StraightLineRouter:
+    """Open sky: every route is the straight line, at one cruise altitude.
+
+    Lengths are measured on the same projected plane the dispatcher uses for its lower
+    bounds, so a straight route's length equals its lower bound exactly.
+    """
+
+    def __init__(self, cruise_alt_m: float = 60.0, proj: Projection | None = None) -> None:
+        if not cruise_alt_m > 0:
+            raise InputError("cruise_alt_m", f"must be positive, got {cruise_alt_m}")
+        self.cruise_alt_m = cruise_alt_m
+        self.projection = proj or projection()
+
+    @property
+    def min_cruise_alt_m(self) -> float:
+        return self.cruise_alt_m
+
+    def clear_segments(
+        self,
+        x0: NDArray,
+        y0: NDArray,
+        x1: NDArray | float,
+        y1: NDArray | float,
+        agency: str,
+        at: datetime,
+    ) -> NDArray[np.bool_]:
+        return np.ones(len(x0), bool)
+
+    def route(self, start: GeoPoint, goal: GeoPoint, agency: str, *, at: datetime) -> StraightRoute:
+        x0, y0 = self.projection.point(start.lat, start.lon)
+        x1, y1 = self.projection.point(goal.lat, goal.lon)
+        return StraightRoute((start, goal), math.hypot(x1 - x0, y1 - y0), self.cruise_alt_m)
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One straight horizontal leg: its length and its unit direction (east, north)."""
+
+    length_m: float
+    east: float
+    north: float
+
+
+@dataclass(frozen=True, slots=True)
+class Path:
+    """A route as the flight model reads it."""
+
+    legs: tuple[Leg, ...]
+    length_m: float
+    cruise_alt_m: float
+    zones_skirted: tuple[str, ...]
+    waypoints: tuple[GeoPoint, ...]
+
+    @classmethod
+    def of(cls, route: RouteLike) -> Path:
+        """Legs from the waypoints (local flat-earth directions, good to a fraction of a
+        degree over a city), scaled so that they add up to the router's own length."""
+        points = route.waypoints
+        raw: list[tuple[float, float, float]] = []
+        for a, b in itertools.pairwise(points):
+            dx = math.radians(b.lon - a.lon) * math.cos(math.radians((a.lat + b.lat) / 2))
+            dy = math.radians(b.lat - a.lat)
+            norm = math.hypot(dx, dy)
+            if norm > 0:
+                raw.append((norm * EARTH_RADIUS_M, dx / norm, dy / norm))
+        total = sum(r[0] for r in raw)
+        scale = route.length_m / total if total > 0 else 0.0
+        legs = tuple(Leg(length * scale, east, north) for length, east, north in raw)
+        return cls(
+            legs,
+            float(route.length_m),
+            float(route.cruise_alt_m),
+            tuple(route.zones_skirted),
+            tuple(points),
+        )
+
+    def reversed(self) -> Path:
+        legs = tuple(Leg(leg.length_m, -leg.east, -leg.north) for leg in reversed(self.legs))
+        return Path(
+            legs, self.length_m, self.cruise_alt_m, self.zones_skirted, self.waypoints[::-1]
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NoPath:
+    """The router found no legal route; ``reason`` is its message and ``field`` the end at
+    fault as the router named it (the airspace engine says ``from`` or ``to``)."""
+
+    reason: str
+    field: str = ""
+
+    def reversed(self) -> NoPath:
+        swap = {"from": "to", "to": "from"}
+        return NoPath(self.reason, swap.get(self.field, self.field))
+
+
+PathSource = Callable[[GeoPoint, GeoPoint, str, datetime], "Path | NoPath"]
+"""A function giving the path from start to goal for an agency at a time."""
+
+Prefetch = Callable[["Ends", "Ends", str, datetime], None]
+"""``RouteCache.prefetch``: straight routes for many (start, goal) pairs at once."""
+
+
+def ground_point(p: GeoPoint) -> GeoPoint:
+    """The position on the ground: routes are horizontal, altitude is the flight model's."""
+    return p if p.alt_m == 0.0 else GeoPoint(p.lat, p.lon)
+
+
+class RouteCache:
+    """Routes by (start, goal, agency), looked up in both directions.
+
+    Keys are the ends' degrees (altitude does not matter: routes are horizontal) and
+    the agency. ``epoch`` (by default the router's own ``epoch`` method, if it has one)
+    is part of the key: a function of the time that changes whenever routes would (the
+    airspace's version, the timed zones active), so a new restriction is never served
+    a stale route. ``clear()`` drops everything.
+
+    A router may also offer ``clear_segments(x0, y0, x1, y1, agency, at)`` (which
+    segments it would fly straight) and ``min_cruise_alt_m``; ``prefetch`` then fills
+    the cache with straight routes for many pairs at once, without routing them.
+    """
+
+    def __init__(
+        self,
+        router: Router,
+        *,
+        symmetric: bool = True,
+        max_entries: int = 200_000,
+        epoch: Callable[[datetime], Hashable] | None = None,
+    ) -> None:
+        self.router = router
+        self.symmetric = symmetric
+        self.max_entries = max_entries
+        self.epoch = epoch if epoch is not None else getattr(router, "epoch", None)
+        self._paths: dict[tuple, Path | NoPath | _Straight] = {}
+        self._unvouched: set[tuple] = set()  # pairs clear_segments would not vouch for
+        self.calls = 0  # router calls made, for benchmarks and tests
+        self.straight = 0  # straight routes vouched for by clear_segments
+
+    def clear(self) -> None:
+        self._paths.clear()
+        self._unvouched.clear()
+
+    def token(self, at: datetime) -> Hashable:
+        return None if self.epoch is None else self.epoch(at)
+
+    def _store(self, key: tuple, found: Path | NoPath | _Straight) -> None:
+        if len(self._paths) >= self.max_entries:
+            self._paths.pop(next(iter(self._paths)))
+        self._paths[key] = found
+
+    def path(self, start: GeoPoint, goal: GeoPoint, agency: str, at: datetime) -> Path | NoPath:
+        token = self.token(at)
+        key = (start.lat, start.lon, goal.lat, goal.lon, agency, token)
+        found = self._paths.get(key)
+        if found is None and self.symmetric:
+            back = self._paths.get((goal.lat, goal.lon, start.lat, start.lon, agency, token))
+            if back is not None:
+                found = back.reversed()
+                self._store(key, found)
+        if found is None:
+            found = fresh_path(self.router, ground_point(start), ground_point(goal), agency, at)
+            self.calls += 1
+            self._store(key, found)
+        elif isinstance(found, _Straight):
+            found = self._paths[key] = found.path()
+        return found
+
+    def prefetch(self, starts: Ends, goals: Ends, agency: str, at: datetime) -> None:
+        """Cache straight routes for the pairs ``starts[k]`` -> ``goals[k]`` that the
+        router vouches it would fly straight (known routes are kept); the rest are
+        routed when asked for."""
+        clear_segments = getattr(self.router, "clear_segments", None)
+        cruise = getattr(self.router, "min_cruise_alt_m", None)
+        if clear_segments is None or cruise is None or not len(starts.lat):
+            return
+        token = self.token(at)
+        paths = self._paths
+        lat0, lon0 = starts.lat.tolist(), starts.lon.tolist()
+        lat1, lon1 = goals.lat.tolist(), goals.lon.tolist()
+        todo, seen = [], set()
+        for k, ends in enumerate(zip(lat0, lon0, lat1, lon1, strict=True)):
+            if ends in seen:
+                continue
+            seen.add(ends)
+            key = (*ends, agency, token)
+            back = (ends[2], ends[3], ends[0], ends[1], agency, token)
+            unknown = key not in paths and back not in paths
+            if unknown and key not in self._unvouched and back not in self._unvouched:
+                todo.append(k)
+        if not todo:
+            return  # every pair is known already: no need to ask
+        at_ = np.array(todo, np.intp)
+        clear = clear_segments(starts.x[at_], starts.y[at_], goals.x[at_], goals.y[at_], agency, at)
+        length = np.hypot(goals.x[at_] - starts.x[at_], goals.y[at_] - starts.y[at_]).tolist()
+        if len(self._unvouched) > self.max_entries:
+            self._unvouched.clear()
+        for j, ok in enumerate(clear.tolist()):
+            k = todo[j]
+            ends = (lat0[k], lon0[k], lat1[k], lon1[k])
+            if ok:
+                self._store((*ends, agency, token), _Straight(ends, length[j], float(cruise)))
+                self.straight += 1
+            else:
+                self._unvouched.add((*ends, agency, token))
+
+
+@dataclass(frozen=True, slots=True)
+class Ends:
+    """Ends of many segments: degrees and projected metres, as numpy arrays."""
+
+    lat: NDArray[np.float64]
+    lon: NDArray[np.float64]
+    x: NDArray[np.float64]
+    y: NDArray[np.float64]
+
+    @classmethod
+    def repeat(cls, point: GeoPoint, x: float, y: float, n: int) -> Ends:
+        return cls(np.full(n, point.lat), np.full(n, point.lon), np.full(n, x), np.full(n, y))
+
+
+@dataclass(frozen=True, slots=True)
+class _Straight:
+    """A straight route vouched for but not yet needed (made into a ``Path`` on use)."""
+
+    ends: tuple[float, float, float, float]  # lat, lon of the start, then of the goal
+    length_m: float
+    cruise_alt_m: float
+
+    def reversed(self) -> _Straight:
+        lat0, lon0, lat1, lon1 = self.ends
+        return _Straight((lat1, lon1, lat0, lon0), self.length_m, self.cruise_alt_m)
+
+    def path(self) -> Path:
+        lat0, lon0, lat1, lon1 = self.ends
+        cruise = self.cruise_alt_m
+        points = (GeoPoint(lat0, lon0, cruise), GeoPoint(lat1, lon1, cruise))
+        return Path.of(StraightRoute(points, self.length_m, cruise))
+
+
+def fresh_path(
+    router: Router, start: GeoPoint, goal: GeoPoint, agency: str, at: datetime
+) -> Path | NoPath:
+    """Ask the router, turning its "no legal route" into a ``NoPath``."""
+    try:
+        return Path.of(router.route(start, goal, agency, at=at))
+    except InputError as exc:
+        return NoPath(exc.reason, exc.field)
