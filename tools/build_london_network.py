@@ -437,6 +437,7 @@ def render(
     agreements: Iterable[dict],
     zones: Sequence[Zone],
     proj: Projection,
+    permissions: Iterable[dict] = (),
 ) -> str:
     out = [header, f"name: {yaml.safe_dump(name, default_style=None).splitlines()[0]}\n"]
     out.append("\nagencies:\n")
@@ -462,7 +463,30 @@ def render(
         out.append('\n# Who may fly whose drones, for which priorities (README.md "Sharing").\n')
         out.append("agreements:\n")
         out.extend(_block(a) for a in agreements)
+    permissions = list(permissions)
+    if permissions:
+        out.append(
+            "\n# Recorded standing permissions to enter restricted airspace (README.md\n"
+            '# "Airspace permissions"). ILLUSTRATIVE: no such agreement is known to exist.\n'
+        )
+        out.append("airspace_permissions:\n")
+        out.extend(_block(p) for p in permissions)
     return "".join(out)
+
+
+# The central London restricted areas admit aircraft in the service of the Metropolitan
+# Police (AIP remarks). A shared network needs fire and ambulance drones there too, which
+# would take a standing agreement; modelled here, marked illustrative.
+PERMISSIONS = [
+    {
+        "agency": agency,
+        "zone": zone,
+        "authority": "Metropolitan Police Service (illustrative standing agreement)",
+        "reference": "illustrative",
+    }
+    for agency in ("fire", "ambulance")
+    for zone in ("EG R157", "EG R158", "EG R159")
+]
 
 
 LONDON_HEADER = """\
@@ -499,6 +523,7 @@ def build(data_dir: Path) -> dict[str, str]:
         AGREEMENTS,
         zones,
         proj,
+        PERMISSIONS,
     )
     police_only = [
         {**AGENCIES[0], "auto_launch": [], "provisional_launch": False},

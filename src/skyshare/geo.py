@@ -63,7 +63,7 @@ def haversine_m(lat1: ArrayLike, lon1: ArrayLike, lat2: ArrayLike, lon2: ArrayLi
 
 def to_e7(degrees: float) -> int:
     """Degrees to MAVLink's int32 degE7."""
-    return int(round(degrees * 1e7))
+    return round(degrees * 1e7)
 
 
 def from_e7(value: int) -> float:

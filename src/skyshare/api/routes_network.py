@@ -25,7 +25,7 @@ def sites(
 def drones(
     _: Principal = Depends(current_principal), runtime: Runtime = Depends(get_runtime)
 ) -> list[DroneOut]:
-    return [DroneOut.of(d) for d in runtime.drones()]
+    return [DroneOut.of(d, runtime.network) for d in runtime.drones()]
 
 
 @router.get("/airspace", summary="Airspace zones as a GeoJSON FeatureCollection")

@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from skyshare.domain import Assignment, Drone, Incident, LaunchSite
+from skyshare.dispatch import DroneState
+from skyshare.domain import Assignment, Incident, LaunchSite, Network
 
 
 class IncidentIn(BaseModel):
@@ -72,7 +73,7 @@ class IncidentOut(BaseModel):
         return cls(
             id=i.id,
             agency=i.agency,
-            priority=i.priority.label,
+            priority=i.priority.name,
             kind=i.kind,
             lat=i.position.lat,
             lon=i.position.lon,
@@ -121,23 +122,26 @@ class DroneOut(BaseModel):
     owner: str
     status: str
     battery_pct: float
-    lat: float | None
-    lon: float | None
-    alt_m: float | None
+    lat: float
+    lon: float
+    alt_m: float
+    incident_id: str | None
     capabilities: list[str]
 
     @classmethod
-    def of(cls, d: Drone) -> DroneOut:
-        p = d.position
+    def of(cls, state: DroneState, network: Network) -> DroneOut:
+        drone = network.drones[state.drone_id]
+        p = state.position
         return cls(
-            id=d.id,
-            model=d.model.name,
-            home_site_id=d.home_site_id,
-            owner=d.owner,
-            status=d.status.value,
-            battery_pct=round(d.battery_pct, 1),
-            lat=p.lat if p else None,
-            lon=p.lon if p else None,
-            alt_m=p.alt_m if p else None,
-            capabilities=sorted(d.model.capabilities),
+            id=drone.id,
+            model=drone.model.name,
+            home_site_id=drone.home_site_id,
+            owner=drone.owner,
+            status=state.status.value,
+            battery_pct=round(state.battery_pct, 1),
+            lat=p.lat,
+            lon=p.lon,
+            alt_m=p.alt_m,
+            incident_id=state.task_incident_id,
+            capabilities=sorted(drone.model.capabilities),
         )

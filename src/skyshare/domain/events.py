@@ -21,6 +21,7 @@ class EventType(StrEnum):
     DISPATCH_PROPOSED = "dispatch_proposed"
     DISPATCH_APPROVED = "dispatch_approved"
     DISPATCH_DECLINED = "dispatch_declined"
+    DISPATCH_PREEMPTED = "dispatch_preempted"
     DISPATCH_AUTO_APPROVED = "dispatch_auto_approved"
     DISPATCH_ESCALATED = "dispatch_escalated"
     DRONE_LAUNCHED = "drone_launched"

@@ -1,9 +1,10 @@
-"""The live orchestrator: intake -> decision -> store -> bus, one incident at a time.
+"""The live orchestrator: intake -> decision -> store -> bus (-> aircraft).
 
-Every state change is written to the store together with its audit event in one
+Every state change is written to the store together with its audit events in one
 transaction, and only then published: an acknowledged change is a durable change.
 Decisions are serialised by one lock so that two calls arriving together can never be
-proposed the same drone.
+offered the same drone, and the in-memory fleet picture is put back if a transaction
+fails, so memory and database never disagree.
 """
 
 from __future__ import annotations
@@ -11,44 +12,54 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from skyshare.airspace import AirspaceMap, Geozone, zone_to_feature, zones_from_geojson
 from skyshare.airspace.restrictions import ActiveFlight, flights_cut
 from skyshare.bus import Bus, InProcessBus, MqttBus
 from skyshare.config import Settings
-from skyshare.dispatch.nearest import propose_nearest
+from skyshare.dispatch import AirspaceRouter, Dispatcher, DroneState, Proposal
 from skyshare.domain import (
     Assignment,
     AssignmentStatus,
-    Drone,
     DroneStatus,
     GeoPoint,
     Incident,
     IncidentStatus,
     InputError,
+    Network,
 )
 from skyshare.domain.events import Event, EventType
 from skyshare.intake import parse_incident_request
 from skyshare.runtime.clock import Clock, SystemClock
+from skyshare.runtime.fleet_book import FleetBook
 from skyshare.runtime.world import World, load_world
-from skyshare.store import DroneState, DuplicateIncident, Store, StoredRestriction
+from skyshare.store import DuplicateIncident, Store, StoredRestriction
 
 log = logging.getLogger(__name__)
 
 DISPATCHER = "dispatcher"
+LIVE = (AssignmentStatus.PROPOSED, AssignmentStatus.APPROVED, AssignmentStatus.ACTIVE)
 
 
 class NotFound(LookupError):
-    """No such incident (or assignment)."""
+    """No such incident."""
 
 
 class Conflict(RuntimeError):
     """The request does not fit the incident's current state (e.g. approving a closed call)."""
+
+
+class FlightControl(Protocol):
+    """What flies the aircraft (``runtime.flights``); absent, approvals stop at the dock."""
+
+    async def launch(self, incident: Incident, assignment: Assignment) -> None: ...
+
+    async def recall(self, drone_id: str, reason: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -65,13 +76,21 @@ class IncidentView:
 
     @property
     def current(self) -> Assignment | None:
-        live = [
-            a
-            for a in self.assignments
-            if a.status
-            in (AssignmentStatus.PROPOSED, AssignmentStatus.APPROVED, AssignmentStatus.ACTIVE)
-        ]
+        live = [a for a in self.assignments if a.status in LIVE]
         return live[-1] if live else None
+
+
+@dataclass
+class Change:
+    """One transaction's worth of state change, built under the lock, then committed."""
+
+    incidents: list[Incident] = field(default_factory=list)
+    new_incident: Incident | None = None
+    assignments: list[Assignment] = field(default_factory=list)
+    drones: set[str] = field(default_factory=set)
+    events: list[Event] = field(default_factory=list)
+    launches: list[tuple[Incident, Assignment]] = field(default_factory=list)
+    recalls: list[tuple[str, str]] = field(default_factory=list)
 
 
 class Runtime:
@@ -85,12 +104,15 @@ class Runtime:
         self.bus = bus
         self.clock = clock
         self.settings = settings
-        self._lock = asyncio.Lock()
-        self._drones: dict[str, Drone] = dict(world.network.drones)
         self.airspace: AirspaceMap = world.airspace
-        self._flights: dict[str, ActiveFlight] = {}  # flight id -> its route, while airborne
+        self.fleet = FleetBook(world.network, world.area.projection)
+        self.router = AirspaceRouter(world.airspace, _grants_by_agency(world.network))
+        self.dispatcher = Dispatcher(world.network, self.router)
+        self.flights: FlightControl | None = None
+        self._routes: dict[str, ActiveFlight] = {}  # drone id -> the route it is flying
+        self._lock = asyncio.Lock()
+        self._escalated: set[str] = set()
         self._boroughs_geojson: dict[str, Any] | None = None
-        self._held: dict[str, str] = {}  # drone id -> the incident it is proposed for or flying
 
     @classmethod
     async def create(
@@ -125,16 +147,15 @@ class Runtime:
                 source=f"restriction {restriction.id}",
             ):
                 self.airspace = self.airspace.add_temporary(zone)
-        for drone_id, state in self.store.drone_states().items():
-            if drone_id in self._drones:
-                self._drones[drone_id] = _with_state(self._drones[drone_id], state)
-                if state.incident_id:
-                    self._held[drone_id] = state.incident_id
+        self.router.update(self.airspace)
+        open_incidents = self.store.list_incidents(open_only=True, limit=10_000)
+        self.fleet.load(self.store.drone_states(), {i.id: i.priority for i in open_incidents})
+        self.dispatcher.warm_up(now, self.fleet.view)
 
     # --- reads -----------------------------------------------------------------------
 
     @property
-    def network(self):
+    def network(self) -> Network:
         return self.world.network
 
     def boroughs_geojson(self, tolerance_m: float = 40.0) -> dict[str, Any]:
@@ -143,8 +164,8 @@ class Runtime:
             self._boroughs_geojson = self.world.area.to_geojson(tolerance_m)
         return self._boroughs_geojson
 
-    def drones(self) -> list[Drone]:
-        return [self._drones[k] for k in sorted(self._drones)]
+    def drones(self) -> list[DroneState]:
+        return list(self.fleet)
 
     async def incident(self, incident_id: str) -> IncidentView:
         incident = await asyncio.to_thread(self.store.get_incident, incident_id)
@@ -165,7 +186,7 @@ class Runtime:
     async def submit(self, payload: Mapping[str, Any], *, actor: str) -> Submission:
         """Validate a call, record it and propose a drone; idempotent on external_id."""
         request = parse_incident_request(payload, self.network, self.world.area)
-        async with self._exclusive() as undo:
+        async with self._exclusive() as change:
             if request.external_id:
                 existing = await asyncio.to_thread(
                     self.store.find_incident, request.agency, request.external_id
@@ -184,28 +205,28 @@ class Runtime:
                 description=request.description,
                 external_id=request.external_id,
             )
-            received = self._event(
-                EventType.INCIDENT_RECEIVED,
-                actor,
-                incident,
-                {
-                    "priority": incident.priority.label,
-                    "kind": incident.kind,
-                    "lat": incident.position.lat,
-                    "lon": incident.position.lon,
-                    "borough": incident.borough,
-                    "external_id": incident.external_id,
-                },
-            )
-            incident, assignment, events = self._decide(incident, exclude=set())
-            try:
-                await asyncio.to_thread(
-                    self._commit, incident, assignment, [received, *events], new=True
+            change.new_incident = incident
+            change.events.append(
+                self._event(
+                    EventType.INCIDENT_RECEIVED,
+                    actor,
+                    incident,
+                    {
+                        "priority": incident.priority.label,
+                        "kind": incident.kind,
+                        "lat": incident.position.lat,
+                        "lon": incident.position.lon,
+                        "borough": incident.borough,
+                        "external_id": incident.external_id,
+                    },
                 )
+            )
+            incident, assignment = await self._decide(change, incident, exclude=set())
+            try:
+                await self._commit(change)
             except DuplicateIncident as dup:  # another process took the same external_id
-                undo()
+                change.abandon()
                 return await self._existing(dup.existing)
-        await self._publish([received, *events])
         return Submission(incident, assignment, created=True)
 
     async def intake_from_cad(self, agency: str, payload: dict[str, Any]) -> Incident:
@@ -224,88 +245,115 @@ class Runtime:
     # --- operator decisions ----------------------------------------------------------
 
     async def approve(self, incident_id: str, *, actor: str) -> IncidentView:
-        async with self._exclusive():
-            view = await self.incident(incident_id)
-            current = view.current
-            if current is None or current.status is not AssignmentStatus.PROPOSED:
-                raise Conflict(
-                    f"incident {incident_id} has no proposal awaiting approval "
-                    f"(status {view.incident.status})"
-                )
-            assignment, incident, events = self._launch(
-                view.incident, current, actor, EventType.DISPATCH_APPROVED
+        async with self._exclusive() as change:
+            view = await self._proposed(incident_id, "awaiting approval")
+            self._launch(
+                change,
+                view.incident,
+                view.current,
+                actor,  # type: ignore[arg-type]
+                EventType.DISPATCH_APPROVED,
             )
-            await asyncio.to_thread(self._commit, incident, assignment, events)
-        await self._publish(events)
+            await self._commit(change)
         return await self.incident(incident_id)
 
     async def decline(self, incident_id: str, *, actor: str, reason: str = "") -> IncidentView:
         """Refuse the proposed drone; the next candidate is proposed at once."""
-        async with self._exclusive():
-            view = await self.incident(incident_id)
+        async with self._exclusive() as change:
+            view = await self._proposed(incident_id, "to decline")
             current = view.current
-            if current is None or current.status is not AssignmentStatus.PROPOSED:
-                raise Conflict(
-                    f"incident {incident_id} has no proposal to decline "
-                    f"(status {view.incident.status})"
-                )
-            declined = replace(current, status=AssignmentStatus.DECLINED)
-            self._release(declined.drone_id)
-            events = [
+            assert current is not None
+            self._end(change, current, AssignmentStatus.DECLINED)
+            change.events.append(
                 self._event(
                     EventType.DISPATCH_DECLINED,
                     actor,
                     view.incident,
-                    {"assignment_id": declined.id, "drone_id": declined.drone_id, "reason": reason},
+                    {"assignment_id": current.id, "drone_id": current.drone_id, "reason": reason},
                 )
-            ]
+            )
             tried = {a.drone_id for a in view.assignments}
-            incident, nxt, more = self._decide(view.incident, exclude=tried)
-            await asyncio.to_thread(self._commit_many, incident, [declined, nxt], [*events, *more])
-        await self._publish([*events, *more])
+            await self._decide(change, view.incident, exclude=tried)
+            await self._commit(change)
         return await self.incident(incident_id)
 
     async def close_incident(
         self, incident_id: str, *, actor: str, reason: str = ""
     ) -> IncidentView:
-        async with self._exclusive():
+        """Close the call. A drone still flying for it is sent home."""
+        async with self._exclusive() as change:
             view = await self.incident(incident_id)
             if not view.incident.status.is_open:
                 raise Conflict(f"incident {incident_id} is already {view.incident.status}")
-            ended = []
             for a in view.assignments:
-                if a.status in (
-                    AssignmentStatus.PROPOSED,
-                    AssignmentStatus.APPROVED,
-                    AssignmentStatus.ACTIVE,
-                ):
-                    done = (
-                        AssignmentStatus.CANCELLED
-                        if a.status is AssignmentStatus.PROPOSED
-                        else AssignmentStatus.COMPLETED
+                if a.status in LIVE:
+                    proposed = a.status is AssignmentStatus.PROPOSED
+                    self._end(
+                        change,
+                        a,
+                        AssignmentStatus.CANCELLED if proposed else AssignmentStatus.COMPLETED,
+                        recall=f"incident closed: {reason}",
                     )
-                    ended.append(replace(a, status=done))
-                    self._release(a.drone_id)
             incident = replace(view.incident, status=IncidentStatus.CLOSED)
-            events = [self._event(EventType.INCIDENT_CLOSED, actor, incident, {"reason": reason})]
-            await asyncio.to_thread(self._commit_many, incident, ended, events)
-        await self._publish(events)
+            change.incidents.append(incident)
+            change.events.append(
+                self._event(EventType.INCIDENT_CLOSED, actor, incident, {"reason": reason})
+            )
+            await self._commit(change)
         return await self.incident(incident_id)
 
-    # --- airspace ---------------------------------------------------------------------
+    async def escalate_overdue(self) -> list[str]:
+        """Raise DISPATCH_ESCALATED once for each proposal unanswered for longer than
+        ``proposal_timeout_s``, so a supervisor is alerted. Returns the incident ids."""
+        now = self.clock.now()
+        limit = timedelta(seconds=self.settings.proposal_timeout_s)
+        overdue = [
+            i
+            for i in await self.incidents(open_only=True, limit=10_000)
+            if i.status is IncidentStatus.PROPOSED
+            and i.id not in self._escalated
+            and now - i.received_at > limit
+        ]
+        if not overdue:
+            return []
+        async with self._exclusive() as change:
+            for incident in overdue:
+                waited = (now - incident.received_at).total_seconds()
+                change.events.append(
+                    self._event(
+                        EventType.DISPATCH_ESCALATED,
+                        DISPATCHER,
+                        incident,
+                        {"reason": f"proposal unanswered for {waited:.0f} s"},
+                    )
+                )
+            await self._commit(change)
+        self._escalated.update(i.id for i in overdue)
+        return [i.id for i in overdue]
+
+    async def _proposed(self, incident_id: str, what: str) -> IncidentView:
+        view = await self.incident(incident_id)
+        current = view.current
+        if current is None or current.status is not AssignmentStatus.PROPOSED:
+            raise Conflict(
+                f"incident {incident_id} has no proposal {what} (status {view.incident.status})"
+            )
+        return view
+
+    # --- airspace --------------------------------------------------------------------
 
     def airspace_permissions(self) -> frozenset[tuple[str, str]]:
         """Recorded standing permissions (agency, zone id), from the network file."""
         return self.network.permissions
 
     async def create_restriction(self, zone: Geozone, *, actor: str) -> list[str]:
-        """Put a temporary restriction in force; returns the flights whose route it cuts."""
-        async with self._exclusive():
+        """Put a temporary restriction in force; returns the drones whose route it cuts."""
+        async with self._exclusive() as change:
             now = self.clock.now()
             airspace = self.airspace.without_expired(now).add_temporary(zone)
             feature = zone_to_feature(zone)
-            cut = flights_cut(airspace, zone.id, self._flights.values(), at=now)
-            events = [
+            cut = flights_cut(airspace, zone.id, self._routes.values(), at=now)
+            change.events.append(
                 Event(
                     EventType.RESTRICTION_CREATED,
                     now,
@@ -314,86 +362,76 @@ class Runtime:
                     None,
                     {"name": zone.name, "feature": feature, "flights_cut": cut},
                 )
-            ]
-            events += [
-                Event(
-                    EventType.CONFORMANCE_ALERT,
-                    now,
-                    DISPATCHER,
-                    flight_id,
-                    self._flights[flight_id].agency,
-                    {
-                        "reason": f"route crosses new restriction {zone.id} ({zone.name})",
-                        "zone_id": zone.id,
-                    },
+            )
+            for drone_id in cut:
+                change.events.append(
+                    Event(
+                        EventType.CONFORMANCE_ALERT,
+                        now,
+                        DISPATCHER,
+                        drone_id,
+                        self._routes[drone_id].agency,
+                        {
+                            "reason": f"route crosses new restriction {zone.id} ({zone.name})",
+                            "zone_id": zone.id,
+                        },
+                    )
                 )
-                for flight_id in cut
-            ]
             stored = StoredRestriction(
                 zone.id, feature, actor, now, starts_at=_first_start(zone), ends_at=zone.expires_at
             )
-
-            def commit() -> None:
-                with self.store.transaction() as tx:
-                    tx.save_restriction(stored)
-                    for event in events:
-                        tx.append(event)
-
-            await asyncio.to_thread(commit)
-            self.airspace = airspace
-        await self._publish(events)
+            await self._commit(change, restriction=stored)
+            self._set_airspace(airspace)
         return cut
 
     async def lift_restriction(self, zone_id: str, *, actor: str) -> None:
-        async with self._exclusive():
+        async with self._exclusive() as change:
             now = self.clock.now()
             airspace = self.airspace.remove(zone_id)
-            event = Event(EventType.RESTRICTION_REMOVED, now, actor, zone_id, None, {})
+            change.events.append(
+                Event(EventType.RESTRICTION_REMOVED, now, actor, zone_id, None, {})
+            )
+            await self._commit(change, lifted=(zone_id, now))
+            self._set_airspace(airspace)
 
-            def commit() -> None:
-                with self.store.transaction() as tx:
-                    tx.end_restriction(zone_id, now)
-                    tx.append(event)
-
-            await asyncio.to_thread(commit)
-            self.airspace = airspace
-        await self._publish([event])
+    def _set_airspace(self, airspace: AirspaceMap) -> None:
+        self.airspace = airspace
+        self.router.update(airspace)
+        self.dispatcher.invalidate_routes()
 
     # --- decisions (under the lock) --------------------------------------------------
 
-    def _decide(
-        self, incident: Incident, exclude: set[str]
-    ) -> tuple[Incident, Assignment | None, list[Event]]:
-        available = [d for d in self._drones.values() if d.id not in exclude]
-        choice = propose_nearest(
-            incident, available, self.network, cruise_alt_m=self.settings.min_cruise_alt_m
-        )
-        if choice is None:
+    async def _decide(
+        self, change: Change, incident: Incident, exclude: set[str]
+    ) -> tuple[Incident, Assignment | None]:
+        """Propose the best drone; auto-launch if the agency's policy says so; a preempted
+        incident is re-queued at once."""
+        now = self.clock.now()
+        proposal = self.dispatcher.propose(incident, self.fleet.view, now, exclude=exclude)
+        assignment = proposal.assignment(f"asg-{uuid.uuid4().hex[:12]}")
+        if assignment is None:
             incident = replace(incident, status=IncidentStatus.UNSERVED)
-            return (
-                incident,
-                None,
-                [
-                    self._event(
-                        EventType.INCIDENT_UNSERVED,
-                        DISPATCHER,
-                        incident,
-                        {"reason": "no available drone may fly this call"},
-                    )
-                ],
+            change.incidents.append(incident)
+            change.events.append(
+                self._event(
+                    EventType.INCIDENT_UNSERVED,
+                    DISPATCHER,
+                    incident,
+                    {
+                        "reason": proposal.unserved_reason or "no drone can serve this call",
+                        "rejected": {str(k): v for k, v in proposal.rejected_counts.items()},
+                    },
+                )
             )
-        assignment = Assignment(
-            id=f"asg-{uuid.uuid4().hex[:12]}",
-            incident_id=incident.id,
-            drone_id=choice.drone_id,
-            site_id=choice.site_id,
-            eta_s=round(choice.eta_s, 1),
-            reason=choice.reason,
-            candidates=choice.candidates,
-        )
-        self._reserve(choice.drone_id, incident.id)
+            return incident, None
+        if proposal.displaced is not None:
+            await self._preempt(change, proposal, incident)
+        self.fleet.hold(assignment.drone_id, incident.id, incident.priority)
+        change.drones.add(assignment.drone_id)
         incident = replace(incident, status=IncidentStatus.PROPOSED)
-        events = [
+        change.incidents.append(incident)
+        change.assignments.append(assignment)
+        change.events.append(
             self._event(
                 EventType.DISPATCH_PROPOSED,
                 DISPATCHER,
@@ -404,128 +442,189 @@ class Runtime:
                     "site_id": assignment.site_id,
                     "eta_s": assignment.eta_s,
                     "reason": assignment.reason,
+                    "proposal": _brief(proposal),
                 },
             )
-        ]
-        agency = self.network.agencies[incident.agency]
-        if incident.priority in agency.auto_launch:
-            assignment, incident, launched = self._launch(
-                incident, assignment, DISPATCHER, EventType.DISPATCH_AUTO_APPROVED
+        )
+        if incident.priority in self.network.agencies[incident.agency].auto_launch:
+            incident, assignment = self._launch(
+                change, incident, assignment, DISPATCHER, EventType.DISPATCH_AUTO_APPROVED
             )
-            events += launched
-        return incident, assignment, events
+        return incident, assignment
+
+    async def _preempt(self, change: Change, proposal: Proposal, incident: Incident) -> None:
+        """Take the chosen drone from the lower-priority call it serves; that call is
+        re-queued with the reason and offered the next best drone."""
+        displaced = proposal.displaced
+        assert displaced is not None
+        view = await self.incident(displaced.incident_id)
+        for a in view.assignments:
+            if a.status in LIVE and a.drone_id == displaced.drone_id:
+                change.assignments.append(replace(a, status=AssignmentStatus.CANCELLED))
+        requeued = replace(view.incident, status=IncidentStatus.RECEIVED)
+        change.incidents.append(requeued)
+        change.events.append(
+            self._event(
+                EventType.DISPATCH_PREEMPTED,
+                DISPATCHER,
+                requeued,
+                {
+                    "drone_id": displaced.drone_id,
+                    "reason": displaced.reason,
+                    "preempted_by": incident.id,
+                },
+            )
+        )
+        self.fleet.hold(displaced.drone_id, incident.id, incident.priority)
+        await self._decide(change, requeued, exclude={displaced.drone_id})
 
     def _launch(
-        self, incident: Incident, assignment: Assignment, actor: str, why: EventType
-    ) -> tuple[Assignment, Incident, list[Event]]:
+        self, change: Change, incident: Incident, assignment: Assignment, actor: str, why: EventType
+    ) -> tuple[Incident, Assignment]:
         assignment = replace(assignment, status=AssignmentStatus.APPROVED)
         incident = replace(incident, status=IncidentStatus.DISPATCHED)
-        drone = self._drones[assignment.drone_id]
-        self._drones[drone.id] = replace(drone, status=DroneStatus.LAUNCHING)
-        return (
-            assignment,
-            incident,
-            [
-                self._event(
-                    why,
-                    actor,
-                    incident,
-                    {"assignment_id": assignment.id, "drone_id": assignment.drone_id},
-                )
-            ],
+        change.incidents.append(incident)
+        change.assignments.append(assignment)
+        change.launches.append((incident, assignment))
+        change.events.append(
+            self._event(
+                why,
+                actor,
+                incident,
+                {"assignment_id": assignment.id, "drone_id": assignment.drone_id},
+            )
         )
+        return incident, assignment
 
-    def _reserve(self, drone_id: str, incident_id: str) -> None:
-        # A proposed drone is held for its incident: no other call may be offered it.
-        drone = self._drones[drone_id]
-        self._drones[drone_id] = replace(drone, status=DroneStatus.LAUNCHING)
-        self._held[drone_id] = incident_id
-
-    def _release(self, drone_id: str) -> None:
-        drone = self._drones[drone_id]
-        self._drones[drone_id] = replace(drone, status=DroneStatus.DOCKED)
-        self._held.pop(drone_id, None)
+    def _end(
+        self, change: Change, assignment: Assignment, status: AssignmentStatus, recall: str = ""
+    ) -> None:
+        """End an assignment; a docked drone is freed, a flying one is called home."""
+        change.assignments.append(replace(assignment, status=status))
+        change.drones.add(assignment.drone_id)
+        state = self.fleet[assignment.drone_id]
+        if state.task_incident_id != assignment.incident_id:
+            return
+        if state.status in (DroneStatus.EN_ROUTE, DroneStatus.ON_SCENE) and self.flights:
+            self.fleet.update(
+                assignment.drone_id,
+                status=DroneStatus.RETURNING,
+                task_incident_id=None,
+                task_priority=None,
+            )
+            change.recalls.append((assignment.drone_id, recall or status.value))
+        else:
+            self.fleet.release(assignment.drone_id)
 
     # --- persistence and publication -------------------------------------------------
+
+    @asynccontextmanager
+    async def _exclusive(self) -> AsyncIterator[_Pending]:
+        """One decision at a time; the fleet picture is put back if the change fails."""
+        async with self._lock:
+            pending = _Pending(self.fleet)
+            try:
+                yield pending
+            except BaseException:
+                pending.abandon()
+                raise
+        await self._publish(pending.committed)
+        await self._act(pending)
+
+    async def _commit(
+        self,
+        change: _Pending,
+        *,
+        restriction: StoredRestriction | None = None,
+        lifted: tuple[str, datetime] | None = None,
+    ) -> None:
+        now = self.clock.now()
+        drones = [self.fleet.record(d, now) for d in sorted(change.drones)]
+
+        def write() -> None:
+            with self.store.transaction() as tx:
+                if change.new_incident is not None:
+                    tx.add_incident(_latest(change.incidents, change.new_incident))
+                for incident in _unique_latest(change.incidents):
+                    if change.new_incident is None or incident.id != change.new_incident.id:
+                        tx.update_incident(incident)
+                for assignment in _unique_latest(change.assignments):
+                    tx.save_assignment(assignment)
+                for state in drones:
+                    tx.save_drone_state(state)
+                if restriction is not None:
+                    tx.save_restriction(restriction)
+                if lifted is not None:
+                    tx.end_restriction(*lifted)
+                for event in change.events:
+                    tx.append(event)
+
+        await asyncio.to_thread(write)
+        change.committed = list(change.events)
+
+    async def _publish(self, events: list[Event]) -> None:
+        for event in events:
+            await self.bus.publish(event)
+
+    async def _act(self, change: _Pending) -> None:
+        """After the commit: command the aircraft."""
+        if self.flights is None or not change.committed:
+            return
+        for drone_id, reason in change.recalls:
+            await self.flights.recall(drone_id, reason)
+        for incident, assignment in change.launches:
+            await self.flights.launch(incident, assignment)
 
     def _event(
         self, kind: EventType, actor: str, incident: Incident, data: dict[str, Any]
     ) -> Event:
         return Event(kind, self.clock.now(), actor, incident.id, incident.agency, data)
 
-    def _drone_state(self, drone_id: str) -> DroneState:
-        drone = self._drones[drone_id]
-        pos = drone.position
-        return DroneState(
-            drone_id,
-            drone.status,
-            drone.battery_pct,
-            pos.lat if pos else None,
-            pos.lon if pos else None,
-            pos.alt_m if pos else None,
-            self._held.get(drone_id),
-            self.clock.now(),
-        )
 
-    def _commit(
-        self,
-        incident: Incident,
-        assignment: Assignment | None,
-        events: list[Event],
-        *,
-        new: bool = False,
-    ) -> None:
-        self._commit_many(incident, [assignment], events, new=new)
+class _Pending(Change):
+    """A change in progress, able to undo its effect on the in-memory fleet."""
 
-    def _commit_many(
-        self,
-        incident: Incident,
-        assignments: list[Assignment | None],
-        events: list[Event],
-        *,
-        new: bool = False,
-    ) -> None:
-        with self.store.transaction() as tx:
-            if new:
-                tx.add_incident(incident)
-            else:
-                tx.update_incident(incident)
-            for assignment in assignments:
-                if assignment is not None:
-                    tx.save_assignment(assignment)
-                    tx.save_drone_state(self._drone_state(assignment.drone_id))
-            for event in events:
-                tx.append(event)
+    def __init__(self, fleet: FleetBook) -> None:
+        super().__init__()
+        self._fleet = fleet
+        self._snapshot = fleet.snapshot()
+        self.committed: list[Event] = []
 
-    @asynccontextmanager
-    async def _exclusive(self) -> AsyncIterator[Callable[[], None]]:
-        """One decision at a time; in-memory fleet changes are undone if it fails."""
-        async with self._lock:
-            drones, held = dict(self._drones), dict(self._held)
+    def abandon(self) -> None:
+        self._fleet.restore(self._snapshot)
+        self.committed = []
+        self.launches.clear()
+        self.recalls.clear()
 
-            def undo() -> None:
-                self._drones, self._held = dict(drones), dict(held)
 
-            try:
-                yield undo
-            except BaseException:
-                undo()
-                raise
+def _latest(items: list[Incident], new: Incident) -> Incident:
+    return next((i for i in reversed(items) if i.id == new.id), new)
 
-    async def _publish(self, events: list[Event]) -> None:
-        for event in events:
-            await self.bus.publish(event)
+
+def _unique_latest(items: list[Any]) -> list[Any]:
+    """The last version of each record, in first-seen order."""
+    latest: dict[str, Any] = {}
+    for item in items:
+        latest[item.id] = item
+    return list(latest.values())
+
+
+def _brief(proposal: Proposal) -> dict[str, Any]:
+    doc = proposal.to_json()
+    return {
+        "explanation": doc.get("explanation"),
+        "ranked": doc.get("ranked", [])[:3],
+        "rejected_counts": doc.get("rejected_counts"),
+    }
+
+
+def _grants_by_agency(network: Network) -> dict[str, list[tuple[str, str]]]:
+    grants: dict[str, list[tuple[str, str]]] = {}
+    for agency, zone in network.permissions:
+        grants.setdefault(agency, []).append((agency, zone))
+    return grants
 
 
 def _first_start(zone: Geozone) -> datetime | None:
     starts = [w.start for w in zone.windows if w.start is not None]
     return min(starts) if starts else None
-
-
-def _with_state(drone: Drone, state: DroneState) -> Drone:
-    position = (
-        GeoPoint(state.lat, state.lon, state.alt_m or 0.0)
-        if state.lat is not None and state.lon is not None
-        else drone.position
-    )
-    return replace(drone, status=state.status, battery_pct=state.battery_pct, position=position)
