@@ -151,6 +151,7 @@ class ArduCopter(SimVehicle):
             ("CIRCLE_RATE", 20, REAL32),
             ("FENCE_ENABLE", 0, INT8),
             ("FENCE_TYPE", 7, INT8),
+            ("FENCE_OPTIONS", 0, INT16),
             ("FENCE_ACTION", 1, INT8),
             ("FENCE_ALT_MAX", 100, REAL32),
             ("FENCE_RADIUS", 300, REAL32),
@@ -632,7 +633,12 @@ class ArduCopter(SimVehicle):
         if (
             kinds & 4
             and not self.geofence.empty
-            and self.geofence.breached(self.body.n, self.body.e, union_of_inclusions=False)
+            and self.geofence.breached(
+                self.body.n,
+                self.body.e,
+                # FENCE_OPTIONS bit 1: several inclusion areas are one union (ArduPilot 4.5+)
+                union_of_inclusions=bool(int(self.params["FENCE_OPTIONS"]) & 2),
+            )
         ):
             out |= 4
         return out

@@ -36,4 +36,5 @@ class Settings(BaseSettings):
     ceiling_m: float = 120.0  # UK open-category limit above the surface
     min_cruise_alt_m: float = 60.0
     crs: str = "EPSG:27700"
-    proposal_timeout_s: float = 60.0
+    proposal_timeout_s: float = 60.0  # an unanswered proposal escalates after this
+    return_battery_pct: float = 30.0  # on scene, head home at this charge (or sooner)

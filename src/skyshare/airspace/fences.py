@@ -194,7 +194,14 @@ def build_fence(
         if z.geometry.intersects(reach)
     ]
     zones.sort(key=lambda z: z.geometry.distance(Point(home_xy)))
-    keep_out = [proj.point(p.lat, p.lon) for p in (home, return_point, *rally_points) if p]
+    # What no exclusion may cover: home, the return and rally points and, so that the
+    # aircraft's fence never fights the planned route, the route itself.
+    keep_out: list[BaseGeometry] = [
+        Point(proj.point(p.lat, p.lon)) for p in (home, return_point, *rally_points) if p
+    ]
+    if route is not None and len(route.waypoints) > 1:
+        xs, ys = proj.to_metric([p.lon for p in route.waypoints], [p.lat for p in route.waypoints])
+        keep_out.append(shapely.LineString(np.column_stack([xs, ys])))
     exclusions = [_Exclusion(z, keep_out) for z in zones]
 
     budget = limits.max_items - (1 if return_point else 0)
@@ -239,9 +246,9 @@ def build_fence(
 class _Exclusion:
     """How one zone goes into the fence: a circle (1 item) or a polygon (its vertices)."""
 
-    def __init__(self, zone: CompiledZone, keep_out: list[tuple[float, float]]) -> None:
+    def __init__(self, zone: CompiledZone, keep_out: list[BaseGeometry]) -> None:
         self.zone = zone
-        self.keep_out = [Point(p) for p in keep_out]
+        self.keep_out = keep_out
         self.parts: list[Polygon] = polygons_of(zone.geometry)
         self.circle = self._circle()
         # Round zones go in as circles; others as polygons of at most 8 vertices.
@@ -266,7 +273,7 @@ class _Exclusion:
             radius = shapely.minimum_bounding_radius(self.zone.geometry) + 1.0
             circle = (disc.centroid.x, disc.centroid.y, radius)
         # A circle that would swallow home or a return point cannot be used.
-        if any(Point(circle[:2]).distance(p) <= circle[2] for p in self.keep_out):
+        if any(Point(circle[:2]).distance(g) <= circle[2] for g in self.keep_out):
             return None
         return circle
 
@@ -286,8 +293,8 @@ class _Exclusion:
             if tolerance > 5_000:
                 candidate = outline.convex_hull.minimum_rotated_rectangle
                 break
-        hits = [p for p in self.keep_out if candidate.covers(p) and not part.covers(p)]
-        if hits:  # simplification swallowed home: keep the exact outline instead
+        hits = [g for g in self.keep_out if candidate.intersects(g) and not part.intersects(g)]
+        if hits:  # simplification swallowed home or the route: keep the exact outline
             return outline
         return candidate
 

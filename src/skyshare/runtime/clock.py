@@ -29,3 +29,22 @@ class ManualClock:
     def advance(self, seconds: float) -> datetime:
         self._now += timedelta(seconds=seconds)
         return self._now
+
+
+class ScaledClock:
+    """Time that runs ``speedup`` times faster than the wall clock, from ``start``.
+
+    A runtime flying simulated aircraft at ``--speedup X`` must reckon in the
+    aircraft's time (battery, time on scene, timeouts), not the wall's.
+    """
+
+    def __init__(self, speedup: float, start: datetime | None = None) -> None:
+        import time
+
+        self._perf = time.perf_counter
+        self.speedup = speedup
+        self._origin = self._perf()
+        self._start = start or datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=(self._perf() - self._origin) * self.speedup)

@@ -18,7 +18,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from skyshare.airspace import AirspaceMap, Geozone, zone_to_feature, zones_from_geojson
+from skyshare.airspace import (
+    AirspaceMap,
+    Geozone,
+    Route,
+    zone_to_feature,
+    zones_from_geojson,
+)
+from skyshare.airspace.conformance import ExcursionTracker
 from skyshare.airspace.restrictions import ActiveFlight, flights_cut
 from skyshare.bus import Bus, InProcessBus, MqttBus
 from skyshare.config import Settings
@@ -43,6 +50,7 @@ from skyshare.store import DuplicateIncident, Store, StoredRestriction
 log = logging.getLogger(__name__)
 
 DISPATCHER = "dispatcher"
+CHARGE_PCT_PER_S = 100.0 / 2400.0  # a dock fills a pack in about 40 minutes
 LIVE = (AssignmentStatus.PROPOSED, AssignmentStatus.APPROVED, AssignmentStatus.ACTIVE)
 
 
@@ -112,6 +120,7 @@ class Runtime:
         self._routes: dict[str, ActiveFlight] = {}  # drone id -> the route it is flying
         self._lock = asyncio.Lock()
         self._escalated: set[str] = set()
+        self._trackers: dict[str, ExcursionTracker] = {}
         self._boroughs_geojson: dict[str, Any] | None = None
 
     @classmethod
@@ -398,6 +407,207 @@ class Runtime:
         self.airspace = airspace
         self.router.update(airspace)
         self.dispatcher.invalidate_routes()
+
+    # --- flights (called by runtime.flights) -----------------------------------------
+
+    async def flight_event(self, drone_id: str, kind: EventType, data: dict[str, Any]) -> None:
+        """Record something that happened to a drone (a command, a warning)."""
+        async with self._exclusive() as change:
+            change.events.append(self._drone_event(kind, drone_id, data))
+            await self._commit(change)
+
+    async def flight_started(self, drone_id: str, incident: Incident, route: Route) -> None:
+        async with self._exclusive() as change:
+            self.fleet.update(drone_id, status=DroneStatus.EN_ROUTE)
+            self._routes[drone_id] = ActiveFlight(
+                drone_id, incident.agency, route, self.airspace_permissions()
+            )
+            self._trackers[drone_id] = ExcursionTracker(drone_id)
+            await self._task_status(change, drone_id, AssignmentStatus.ACTIVE, None)
+            change.events.append(
+                self._drone_event(
+                    EventType.DRONE_LAUNCHED,
+                    drone_id,
+                    {
+                        "incident_id": incident.id,
+                        "route_length_m": round(route.length_m),
+                        "cruise_alt_m": route.cruise_alt_m,
+                        "zones_skirted": list(route.zones_skirted),
+                        "waypoints": [[w.lat, w.lon] for w in route.waypoints],
+                    },
+                )
+            )
+            await self._commit(change)
+
+    async def flight_on_scene(self, drone_id: str, incident: Incident) -> None:
+        async with self._exclusive() as change:
+            self.fleet.update(drone_id, status=DroneStatus.ON_SCENE)
+            await self._task_status(change, drone_id, None, IncidentStatus.ON_SCENE)
+            change.events.append(
+                self._drone_event(EventType.DRONE_ON_SCENE, drone_id, {"incident_id": incident.id})
+            )
+            await self._commit(change)
+
+    async def flight_returning(self, drone_id: str, reason: str) -> None:
+        """Heading for a dock: the task (if any) is done and the drone may be re-tasked."""
+        async with self._exclusive() as change:
+            await self._task_status(change, drone_id, AssignmentStatus.COMPLETED, None)
+            self.fleet.update(
+                drone_id, status=DroneStatus.RETURNING, task_incident_id=None, task_priority=None
+            )
+            self._routes.pop(drone_id, None)
+            change.drones.add(drone_id)
+            change.events.append(
+                self._drone_event(EventType.DRONE_RETURNING, drone_id, {"reason": reason})
+            )
+            await self._commit(change)
+
+    async def flight_landed(self, drone_id: str) -> None:
+        async with self._exclusive() as change:
+            self.fleet.release(drone_id, status=DroneStatus.CHARGING)
+            self._trackers.pop(drone_id, None)
+            change.drones.add(drone_id)
+            change.events.append(
+                self._drone_event(
+                    EventType.DRONE_LANDED,
+                    drone_id,
+                    {"battery_pct": round(self.fleet[drone_id].battery_pct, 1)},
+                )
+            )
+            await self._commit(change)
+
+    async def flight_failed(self, drone_id: str, incident: Incident, reason: str) -> None:
+        """The sortie could not go on (a command refused, no legal route): the incident
+        is offered to the next drone and this one comes home or stays docked."""
+        await self._lose_drone(drone_id, EventType.COMMAND_RESULT, reason, DroneStatus.RETURNING)
+
+    async def link_lost(self, drone_id: str, silent_s: float) -> None:
+        """No telemetry: the incident is reassigned at once; the aircraft's own failsafe
+        brings it home, and it is offline until its link is back."""
+        await self._lose_drone(
+            drone_id, EventType.LINK_LOST, f"no telemetry for {silent_s:.1f} s", DroneStatus.OFFLINE
+        )
+
+    async def _lose_drone(
+        self, drone_id: str, kind: EventType, reason: str, airborne_status: DroneStatus
+    ) -> None:
+        async with self._exclusive() as change:
+            state = self.fleet[drone_id]
+            incident_id = state.task_incident_id
+            change.events.append(
+                self._drone_event(kind, drone_id, {"reason": reason, "incident_id": incident_id})
+            )
+            on_dock = state.status in (
+                DroneStatus.LAUNCHING,
+                DroneStatus.DOCKED,
+                DroneStatus.CHARGING,
+            )
+            if kind is EventType.LINK_LOST:
+                self.fleet.update(
+                    drone_id, status=DroneStatus.OFFLINE, task_incident_id=None, task_priority=None
+                )
+            elif on_dock:
+                self.fleet.release(drone_id)
+            else:
+                self.fleet.update(
+                    drone_id, status=airborne_status, task_incident_id=None, task_priority=None
+                )
+            self._routes.pop(drone_id, None)
+            change.drones.add(drone_id)
+            if incident_id is not None:
+                view = await self.incident(incident_id)
+                for a in view.assignments:
+                    if a.status in LIVE and a.drone_id == drone_id:
+                        change.assignments.append(replace(a, status=AssignmentStatus.CANCELLED))
+                if view.incident.status.is_open:
+                    tried = {a.drone_id for a in view.assignments} | {drone_id}
+                    await self._decide(
+                        change, replace(view.incident, status=IncidentStatus.RECEIVED), tried
+                    )
+            await self._commit(change)
+
+    async def note_telemetry(
+        self, drone_id: str, vehicle: Any, now: datetime, elapsed_s: float
+    ) -> None:
+        """Live position and battery into the fleet picture (not the audit log); a drone on
+        a dock charges there."""
+        state = self.fleet[drone_id]
+        if state.status is DroneStatus.CHARGING:
+            battery = min(100.0, state.battery_pct + CHARGE_PCT_PER_S * elapsed_s)
+            status = DroneStatus.DOCKED if battery >= 100.0 else DroneStatus.CHARGING
+            self.fleet.update(drone_id, battery_pct=battery, status=status)
+            return
+        if vehicle is None or vehicle.lat is None or vehicle.lon is None:
+            return
+        changes: dict[str, Any] = {}
+        if vehicle.battery_pct is not None:
+            changes["battery_pct"] = max(0.0, min(100.0, float(vehicle.battery_pct)))
+        if state.status not in (DroneStatus.DOCKED, DroneStatus.LAUNCHING):
+            changes["position"] = GeoPoint(vehicle.lat, vehicle.lon, vehicle.alt_rel_m or 0.0)
+        if changes:
+            self.fleet.update(drone_id, **changes)
+
+    async def check_conformance(self, now: datetime) -> list[str]:
+        """Every flight against the airspace its agency may use; an excursion raises a
+        GEOFENCE_BREACH event, a non-conforming flight a CONFORMANCE_ALERT (ASTM F3548
+        figures). Returns the drones newly out of bounds."""
+        breaches = []
+        for drone_id, flight in list(self._routes.items()):
+            p = self.fleet[drone_id].position
+            check = self.airspace.check(
+                p.lat, p.lon, p.alt_m, flight.agency, at=now, permissions=flight.permissions
+            )
+            zone = check.breaches[0].zone_id if check.breaches else None
+            tracker = self._trackers.setdefault(drone_id, ExcursionTracker(drone_id))
+            verdict = tracker.update(now.timestamp(), not check.allowed, zone)
+            if verdict.changed or (not check.allowed and verdict.excursion_s == 0):
+                kind = (
+                    EventType.GEOFENCE_BREACH
+                    if not check.allowed and verdict.excursion_s == 0
+                    else EventType.CONFORMANCE_ALERT
+                )
+                await self.flight_event(
+                    drone_id,
+                    kind,
+                    {
+                        "status": str(verdict.status),
+                        "zone_id": zone,
+                        "reason": verdict.reason,
+                        "reasons": list(check.reasons),
+                        "lat": p.lat,
+                        "lon": p.lon,
+                        "alt_m": p.alt_m,
+                    },
+                )
+                if kind is EventType.GEOFENCE_BREACH:
+                    breaches.append(drone_id)
+        return breaches
+
+    async def _task_status(
+        self,
+        change: Change,
+        drone_id: str,
+        assignment: AssignmentStatus | None,
+        incident: IncidentStatus | None,
+    ) -> None:
+        task = self.fleet[drone_id].task_incident_id
+        if task is None:
+            return
+        view = await self.incident(task)
+        if assignment is not None:
+            for a in view.assignments:
+                if a.drone_id == drone_id and a.status in LIVE:
+                    change.assignments.append(replace(a, status=assignment))
+        if incident is not None and view.incident.status.is_open:
+            change.incidents.append(replace(view.incident, status=incident))
+        change.drones.add(drone_id)
+
+    def _drone_event(self, kind: EventType, drone_id: str, data: dict[str, Any]) -> Event:
+        task = self.fleet[drone_id].task_incident_id
+        agency = self.network.drones[drone_id].owner
+        return Event(
+            kind, self.clock.now(), "fleet", drone_id, agency, {"task_incident_id": task, **data}
+        )
 
     # --- decisions (under the lock) --------------------------------------------------
 

@@ -1,0 +1,410 @@
+"""Flying the dispatched drones: from an approved assignment to a drone back on a dock.
+
+One task per sortie commands one aircraft over MAVLink through ``skyshare.fleet``:
+fence upload, arm and take off to the cruise altitude, the legal route leg by leg, the
+task on scene, the way back, landing and charging. Telemetry keeps the runtime's fleet
+picture current and is checked against the airspace every second (conformance). A
+lost link hands the incident to another drone at once while the aircraft's own failsafe
+brings it home.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from skyshare.airspace import NoRoute, Route
+from skyshare.airspace.fences import ARDUPILOT, PX4, FencePlan, build_fence
+from skyshare.airspace.fences import MAV_CMD_NAV_FENCE_CIRCLE_EXCLUSION as CIRCLE_OUT
+from skyshare.airspace.fences import MAV_CMD_NAV_FENCE_CIRCLE_INCLUSION as CIRCLE_IN
+from skyshare.airspace.fences import MAV_CMD_NAV_FENCE_POLYGON_VERTEX_EXCLUSION as POLYGON_OUT
+from skyshare.airspace.fences import MAV_CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION as POLYGON_IN
+from skyshare.airspace.fences import MAV_CMD_NAV_FENCE_RETURN_POINT as RETURN_POINT
+from skyshare.domain import (
+    Assignment,
+    DroneStatus,
+    GeoPoint,
+    Incident,
+    TaskKind,
+)
+from skyshare.domain.events import EventType
+from skyshare.fleet import (
+    BatteryLow,
+    Fence,
+    FenceBreached,
+    FenceCircle,
+    FencePolygon,
+    FleetError,
+    FleetManager,
+    LinkLost,
+    LinkRestored,
+    ModeChanged,
+    ModeKind,
+    Vehicle,
+)
+
+log = logging.getLogger(__name__)
+
+ORBIT_RADIUS_M = 60.0
+SEARCH_SPACING_M = 60.0
+SEARCH_HALF_SIDE_M = 150.0
+DELIVERY_ALT_M = 10.0
+LEG_TOLERANCE_M = 8.0
+
+
+@dataclass(frozen=True)
+class Sortie:
+    incident: Incident
+    assignment: Assignment
+    vehicle: Vehicle
+    route: Route
+
+
+class FlightDirector:
+    """Implements the runtime's ``FlightControl`` on a ``FleetManager``."""
+
+    def __init__(
+        self,
+        runtime: object,
+        manager: FleetManager,
+        system_ids: Mapping[str, int],
+        *,
+        speedup: float = 1.0,
+    ) -> None:
+        from skyshare.runtime.runtime import Runtime  # the type only; avoids a cycle
+
+        assert isinstance(runtime, Runtime)
+        self.runtime = runtime
+        self.manager = manager
+        self.system_ids = dict(system_ids)
+        self.drone_of = {sysid: drone for drone, sysid in self.system_ids.items()}
+        self.speedup = speedup
+        self._sorties: dict[str, asyncio.Task[None]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._returning: set[str] = set()  # drones we are bringing home ourselves
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._watch_fleet(), name="flights-events"),
+            asyncio.create_task(self._watch_telemetry(), name="flights-telemetry"),
+        ]
+
+    async def stop(self) -> None:
+        for task in [*self._tasks, *self._sorties.values()]:
+            task.cancel()
+        for task in [*self._tasks, *self._sorties.values()]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    # --- FlightControl ---------------------------------------------------------------
+
+    async def launch(self, incident: Incident, assignment: Assignment) -> None:
+        drone_id = assignment.drone_id
+        previous = self._sorties.get(drone_id)
+        if previous is not None:  # re-tasked in the air: the old sortie ends here
+            previous.cancel()
+        self._sorties[drone_id] = asyncio.create_task(
+            self._fly(incident, assignment), name=f"sortie-{drone_id}"
+        )
+
+    async def recall(self, drone_id: str, reason: str) -> None:
+        previous = self._sorties.pop(drone_id, None)
+        if previous is not None:
+            previous.cancel()
+        self._sorties[drone_id] = asyncio.create_task(
+            self._return_home(drone_id, reason), name=f"return-{drone_id}"
+        )
+
+    # --- one sortie ------------------------------------------------------------------
+
+    def _vehicle(self, drone_id: str) -> Vehicle:
+        return self.manager.vehicle(self.system_ids[drone_id])
+
+    async def _fly(self, incident: Incident, assignment: Assignment) -> None:
+        drone_id = assignment.drone_id
+        runtime = self.runtime
+        try:
+            vehicle = self._vehicle(drone_id)
+            start = _here(vehicle) or runtime.network.sites[assignment.site_id].position
+            # Routing and fence building are CPU work: off the loop, so that telemetry and
+            # heartbeats keep flowing meanwhile.
+            route = await asyncio.to_thread(
+                runtime.airspace.route,
+                start,
+                incident.position,
+                incident.agency,
+                at=runtime.clock.now(),
+                permissions=runtime.airspace_permissions(),
+            )
+            fence = await asyncio.to_thread(self._fence, vehicle, incident.agency, start, route)
+            for name, value in fence.params.items():  # e.g. no home circle on ArduPilot
+                try:
+                    await vehicle.set_param(name, value)
+                except FleetError as exc:  # an older firmware without it: say so, go on
+                    await runtime.flight_event(
+                        drone_id,
+                        EventType.COMMAND_RESULT,
+                        {"command": f"set {name}", "error": str(exc)},
+                    )
+            await vehicle.upload_fence(fence_from_plan(fence))
+            await runtime.flight_event(
+                drone_id,
+                EventType.COMMAND_SENT,
+                {
+                    "command": "upload_fence",
+                    "items": len(fence.items),
+                    "excluded_zones": list(fence.excluded_zones),
+                },
+            )
+            await runtime.flight_started(drone_id, incident, route)
+            if not vehicle.state.airborne:
+                await vehicle.wait_ready(self._timeout(120))
+                await vehicle.takeoff(route.cruise_alt_m)
+                await vehicle.wait_for(
+                    lambda s: s.alt_rel_m >= route.cruise_alt_m - 3,
+                    self._timeout(120),
+                    "cruise altitude",
+                )
+            speed = runtime.network.drones[drone_id].model.cruise_speed_mps
+            for point in route.waypoints[1:]:
+                await vehicle.goto(point.lat, point.lon, route.cruise_alt_m, speed_mps=speed)
+                await vehicle.wait_reached(
+                    point.lat, point.lon, tolerance_m=LEG_TOLERANCE_M, timeout_s=self._timeout(1800)
+                )
+            await runtime.flight_on_scene(drone_id, incident)
+            await self._on_scene(vehicle, incident, route.cruise_alt_m)
+        except asyncio.CancelledError:
+            raise
+        except (FleetError, NoRoute) as exc:
+            log.warning("sortie of %s for %s failed: %s", drone_id, incident.id, exc)
+            await runtime.flight_failed(drone_id, incident, str(exc))
+            return
+        await self._return_home(drone_id, "task complete")
+
+    async def _on_scene(self, vehicle: Vehicle, incident: Incident, alt_m: float) -> None:
+        """Do the task until the call is closed (recall), the time on scene is up or the
+        battery says go home."""
+        kind = self.runtime.network.kinds[incident.kind]
+        p = incident.position
+        if kind.task is TaskKind.OVERWATCH:
+            await vehicle.orbit(p.lat, p.lon, ORBIT_RADIUS_M, alt_m=alt_m)
+        elif kind.task is TaskKind.SEARCH:
+            for lat, lon in lawnmower(p, SEARCH_HALF_SIDE_M, SEARCH_SPACING_M):
+                await vehicle.goto(lat, lon, alt_m)
+                await vehicle.wait_reached(
+                    lat, lon, tolerance_m=LEG_TOLERANCE_M, timeout_s=self._timeout(600)
+                )
+        elif kind.task is TaskKind.DELIVER:
+            await vehicle.goto(p.lat, p.lon, DELIVERY_ALT_M)
+            await vehicle.wait_for(
+                lambda s: s.alt_rel_m <= DELIVERY_ALT_M + 2, self._timeout(120), "delivery height"
+            )
+            await self.runtime.flight_event(
+                vehicle_drone(self, vehicle), EventType.COMMAND_SENT, {"command": "release"}
+            )
+            await vehicle.goto(p.lat, p.lon, alt_m)
+        reserve = self.runtime.settings.return_battery_pct
+        await vehicle.wait_for(
+            lambda s: s.battery_pct is not None and s.battery_pct <= reserve,
+            self._timeout(kind.on_scene_s),
+            "time on scene",
+        )
+
+    async def _return_home(self, drone_id: str, reason: str) -> None:
+        runtime = self.runtime
+        try:
+            vehicle = self._vehicle(drone_id)
+            if not vehicle.state.airborne:  # never left, or already landed by itself
+                await runtime.flight_landed(drone_id)
+                return
+            self._returning.add(drone_id)
+            await runtime.flight_returning(drone_id, reason)
+            home = runtime.network.sites[runtime.fleet[drone_id].home_site_id].position
+            here = _here(vehicle) or home
+            agency = runtime.network.drones[drone_id].owner
+            try:
+                route = await asyncio.to_thread(
+                    runtime.airspace.route,
+                    here,
+                    home,
+                    agency,
+                    at=runtime.clock.now(),
+                    permissions=runtime.airspace_permissions(),
+                )
+                legs = route.waypoints[1:]
+                alt = route.cruise_alt_m
+            except NoRoute:  # e.g. already inside a zone: the autopilot's RTL is the way out
+                await vehicle.rtl()
+                legs, alt = (), 0.0
+            speed = runtime.network.drones[drone_id].model.cruise_speed_mps
+            for point in legs:
+                await vehicle.goto(point.lat, point.lon, alt, speed_mps=speed)
+                await vehicle.wait_reached(
+                    point.lat, point.lon, tolerance_m=LEG_TOLERANCE_M, timeout_s=self._timeout(1800)
+                )
+            if legs:
+                await vehicle.land()
+            await vehicle.wait_landed(self._timeout(600))
+            await vehicle.wait_disarmed(self._timeout(120))
+            await runtime.flight_landed(drone_id)
+        except asyncio.CancelledError:
+            raise
+        except FleetError as exc:
+            log.warning("return of %s failed: %s", drone_id, exc)
+            await runtime.flight_event(
+                drone_id, EventType.COMMAND_RESULT, {"command": "return", "error": str(exc)}
+            )
+        finally:
+            self._returning.discard(drone_id)
+            if self._sorties.get(drone_id) is asyncio.current_task():
+                self._sorties.pop(drone_id, None)
+
+    def _fence(self, vehicle: Vehicle, agency: str, home: GeoPoint, route: Route) -> FencePlan:
+        runtime = self.runtime
+        limits = PX4 if str(vehicle.autopilot).lower() == "px4" else ARDUPILOT
+        return build_fence(
+            runtime.airspace,
+            runtime.world.area,
+            limits=limits,
+            agency=agency,
+            at=runtime.clock.now(),
+            home=home,
+            route=route,
+            permissions=runtime.airspace_permissions(),
+        )
+
+    @staticmethod
+    def _timeout(vehicle_seconds: float) -> float:
+        # The fleet link takes timeouts in the vehicle's seconds and scales them itself.
+        return vehicle_seconds
+
+    # --- watching the fleet ----------------------------------------------------------
+
+    async def _watch_fleet(self) -> None:
+        with self.manager.subscribe() as events:
+            async for event in events:
+                drone_id = self.drone_of.get(event.system_id)
+                if drone_id is None:
+                    continue
+                try:
+                    if isinstance(event, LinkLost):
+                        sortie = self._sorties.pop(drone_id, None)
+                        if sortie is not None:
+                            sortie.cancel()
+                        await self.runtime.link_lost(drone_id, event.silent_s)
+                    elif isinstance(event, LinkRestored):
+                        await self.runtime.flight_event(
+                            drone_id,
+                            EventType.LINK_REGAINED,
+                            {"outage_s": round(event.outage_s, 1)},
+                        )
+                        if self.runtime.fleet[drone_id].status is DroneStatus.OFFLINE:
+                            await self.recall(drone_id, "link restored")
+                    elif isinstance(event, FenceBreached):
+                        await self.runtime.flight_event(
+                            drone_id, EventType.GEOFENCE_BREACH, {"source": "aircraft fence"}
+                        )
+                    elif (
+                        isinstance(event, ModeChanged)
+                        and event.kind in (ModeKind.RETURN, ModeKind.LAND)
+                        and drone_id in self._sorties
+                        and drone_id not in self._returning
+                    ):
+                        await self._autopilot_took_over(drone_id, event.new)
+                    elif isinstance(event, BatteryLow):
+                        await self.runtime.flight_event(
+                            drone_id, EventType.BATTERY_LOW, {"remaining_pct": event.remaining_pct}
+                        )
+                except Exception:  # one bad event must not stop the watch
+                    log.exception("handling %r", event)
+
+    async def _autopilot_took_over(self, drone_id: str, mode: str) -> None:
+        """A failsafe (fence, battery, link) switched the aircraft to return or land: the
+        sortie ends, the incident goes to another drone, and we follow it down."""
+        sortie = self._sorties.pop(drone_id, None)
+        if sortie is not None:
+            sortie.cancel()
+        incident_id = self.runtime.fleet[drone_id].task_incident_id
+        if incident_id is not None:
+            view = await self.runtime.incident(incident_id)
+            await self.runtime.flight_failed(
+                drone_id, view.incident, f"the aircraft switched itself to {mode}"
+            )
+        self._sorties[drone_id] = asyncio.create_task(
+            self._follow_down(drone_id), name=f"failsafe-{drone_id}"
+        )
+
+    async def _follow_down(self, drone_id: str) -> None:
+        vehicle = self._vehicle(drone_id)
+        try:
+            await vehicle.wait_landed(self._timeout(900))
+            await vehicle.wait_disarmed(self._timeout(120))
+            await self.runtime.flight_landed(drone_id)
+        except FleetError as exc:
+            log.warning("following %s down failed: %s", drone_id, exc)
+        finally:
+            if self._sorties.get(drone_id) is asyncio.current_task():
+                self._sorties.pop(drone_id, None)
+
+    async def _watch_telemetry(self) -> None:
+        """Once a second: positions into the fleet picture, conformance of every flight,
+        charging on the docks."""
+        period = 1.0 / self.speedup
+        while True:
+            await asyncio.sleep(max(period, 0.05))
+            now = self.runtime.clock.now()
+            for drone_id, sysid in self.system_ids.items():
+                vehicle = self.manager.vehicles.get(sysid)
+                state = vehicle.state if vehicle else None
+                await self.runtime.note_telemetry(drone_id, state, now, 1.0 * self.speedup)
+            await self.runtime.check_conformance(now)
+
+
+def fence_from_plan(plan: FencePlan) -> Fence:
+    """The airspace engine's fence items as the fleet link's ``Fence``."""
+    polygons: list[FencePolygon] = []
+    circles: list[FenceCircle] = []
+    vertices: list[tuple[float, float]] = []
+    return_point = None
+    for item in plan.items:
+        if item.command in (POLYGON_IN, POLYGON_OUT):
+            vertices.append((item.lat, item.lon))
+            if len(vertices) == item.vertex_count:
+                inclusion = item.command == POLYGON_IN
+                polygons.append(FencePolygon(tuple(vertices), inclusion=inclusion))
+                vertices = []
+        elif item.command in (CIRCLE_IN, CIRCLE_OUT):
+            inclusion = item.command == CIRCLE_IN
+            circles.append(FenceCircle(item.lat, item.lon, item.radius_m, inclusion=inclusion))
+        elif item.command == RETURN_POINT:
+            return_point = (item.lat, item.lon)
+    return Fence(tuple(polygons), tuple(circles), return_point)
+
+
+def lawnmower(centre: GeoPoint, half_side_m: float, spacing_m: float) -> list[tuple[float, float]]:
+    """Back-and-forth legs over a square around ``centre``, ``spacing_m`` apart."""
+    per_deg_lat = 111_320.0
+    per_deg_lon = per_deg_lat * math.cos(math.radians(centre.lat))
+    points = []
+    rows = int(2 * half_side_m // spacing_m) + 1
+    for row in range(rows):
+        north = -half_side_m + row * spacing_m
+        ends = (-half_side_m, half_side_m) if row % 2 == 0 else (half_side_m, -half_side_m)
+        for east in ends:
+            points.append((centre.lat + north / per_deg_lat, centre.lon + east / per_deg_lon))
+    return points
+
+
+def vehicle_drone(director: FlightDirector, vehicle: Vehicle) -> str:
+    return director.drone_of[vehicle.system_id]
+
+
+def _here(vehicle: Vehicle) -> GeoPoint | None:
+    s = vehicle.state
+    if s.lat is None or s.lon is None:
+        return None
+    return GeoPoint(s.lat, s.lon, s.alt_rel_m or 0.0)
