@@ -38,3 +38,4 @@ class Settings(BaseSettings):
     crs: str = "EPSG:27700"
     proposal_timeout_s: float = 60.0  # an unanswered proposal escalates after this
     return_battery_pct: float = 30.0  # on scene, head home at this charge (or sooner)
+    relief_battery_pct: float = 45.0  # on scene, call a relief drone at this charge

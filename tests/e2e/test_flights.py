@@ -36,3 +36,111 @@ async def test_a_call_beyond_restricted_airspace_is_flown_around_it(flying: Flyi
     assert runtime.fleet[drone].status in (DroneStatus.CHARGING, DroneStatus.DOCKED)
     assert flying.of(EventType.GEOFENCE_BREACH) == []
     assert flying.of(EventType.CONFORMANCE_ALERT) == []
+
+
+# Between the two police docks (Islington and Hackney), nearer Islington.
+HIGHBURY = {"lat": 51.5490, "lon": -0.0950}
+
+
+async def test_an_operator_approves_before_anything_flies(flying: Flying) -> None:
+    runtime = flying.runtime
+    made = await runtime.submit(
+        {"agency": "police", "priority": "P3", "kind": "burglary", **HIGHBURY}, actor="test"
+    )
+    assert made.assignment is not None and made.assignment.status.value == "proposed"
+    drone = made.assignment.drone_id
+    await flying.wait_event(lambda e: e.type is EventType.DISPATCH_PROPOSED, 10, "proposal")
+    assert flying.of(EventType.DRONE_LAUNCHED) == []
+    assert runtime.fleet[drone].status is DroneStatus.LAUNCHING  # held for this call
+    await runtime.approve(made.incident.id, actor="operator")
+    await flying.wait_event(
+        lambda e: e.type is EventType.DRONE_LAUNCHED and e.subject == drone, 30, "launch"
+    )
+    approvals = flying.of(EventType.DISPATCH_APPROVED, made.incident.id)
+    assert [e.actor for e in approvals] == ["operator"]
+
+
+async def test_link_loss_mid_flight_hands_the_call_to_another_drone(flying: Flying) -> None:
+    runtime = flying.runtime
+    made = await runtime.submit(
+        {"agency": "police", "priority": "P1", "kind": "burglary", **HIGHBURY}, actor="cad"
+    )
+    first = made.assignment.drone_id
+    await flying.wait_event(
+        lambda e: e.type is EventType.DRONE_LAUNCHED and e.subject == first, 30, "launch"
+    )
+    sysid = flying.fleet.system_ids[first]
+    flying.fleet.simulator.vehicles[sysid - 1].inject(link_drop=True)
+    lost = await flying.wait_event(
+        lambda e: e.type is EventType.LINK_LOST and e.subject == first, 15, "link loss"
+    )
+    again = await flying.wait_event(
+        lambda e: (
+            e.type is EventType.DISPATCH_PROPOSED
+            and e.subject == made.incident.id
+            and e.data["drone_id"] != first
+        ),
+        10,
+        "reassignment",
+    )
+    assert (again.at - lost.at).total_seconds() / 30.0 < 5.0  # wall seconds (30x clock)
+    assert runtime.fleet[first].status is DroneStatus.OFFLINE
+    # The aircraft's own failsafe brings it home; once heard again, it lands and docks.
+    flying.fleet.simulator.vehicles[sysid - 1].inject(link_drop=False)
+    await flying.wait_event(
+        lambda e: e.type is EventType.DRONE_LANDED and e.subject == first, 120, "landing"
+    )
+
+
+async def test_a_long_overwatch_gets_relief_before_the_drone_must_leave(flying: Flying) -> None:
+    runtime = flying.runtime
+    made = await runtime.submit(
+        {"agency": "police", "priority": "P1", "kind": "public_disorder", **HIGHBURY}, actor="cad"
+    )
+    first = made.assignment.drone_id
+    await flying.wait_event(
+        lambda e: e.type is EventType.DRONE_ON_SCENE and e.subject == first, 90, "on scene"
+    )
+    sysid = flying.fleet.system_ids[first]
+    flying.fleet.simulator.vehicles[sysid - 1].inject(battery_fault=0.44)
+    relief = await flying.wait_event(
+        lambda e: e.type is EventType.DISPATCH_PROPOSED and e.data.get("relief_for") == first,
+        30,
+        "relief",
+    )
+    second = relief.data["drone_id"]
+    arrived = await flying.wait_event(
+        lambda e: e.type is EventType.DRONE_ON_SCENE and e.subject == second, 90, "relief on scene"
+    )
+    left = await flying.wait_event(
+        lambda e: e.type is EventType.DRONE_RETURNING and e.subject == first, 60, "handover"
+    )
+    assert arrived.at <= left.at
+    view = await runtime.incident(made.incident.id)
+    statuses = {a.drone_id: a.status.value for a in view.assignments}
+    assert statuses == {first: "completed", second: "active"}
+
+
+async def test_a_p1_takes_the_drone_of_a_p4_which_is_queued_again(flying: Flying) -> None:
+    runtime = flying.runtime
+    routine = await runtime.submit(
+        {"agency": "police", "priority": "P4", "kind": "burglary", **HIGHBURY}, actor="cad"
+    )
+    taken = routine.assignment.drone_id
+    await runtime.approve(routine.incident.id, actor="operator")
+    await flying.wait_event(
+        lambda e: e.type is EventType.DRONE_LAUNCHED and e.subject == taken, 30, "launch"
+    )
+    urgent = await runtime.submit(
+        {"agency": "police", "priority": "P1", "kind": "firearms", "lat": 51.5500, "lon": -0.1000},
+        actor="cad",
+    )
+    assert urgent.assignment is not None and urgent.assignment.drone_id == taken
+    preempted = await flying.wait_event(
+        lambda e: e.type is EventType.DISPATCH_PREEMPTED and e.subject == routine.incident.id,
+        10,
+        "preemption",
+    )
+    assert preempted.data["preempted_by"] == urgent.incident.id
+    view = await runtime.incident(routine.incident.id)
+    assert view.current is not None and view.current.drone_id != taken

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from skyshare.airspace import NoRoute, Route
@@ -45,6 +45,8 @@ from skyshare.fleet import (
     ModeChanged,
     ModeKind,
     Vehicle,
+    VehicleState,
+    WaitTimeout,
 )
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,7 @@ class FlightDirector:
         self._sorties: dict[str, asyncio.Task[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._returning: set[str] = set()  # drones we are bringing home ourselves
+        self._relief_arrivals: dict[str, asyncio.Event] = {}  # incident id -> relief on scene
 
     async def start(self) -> None:
         self._tasks = [
@@ -176,6 +179,9 @@ class FlightDirector:
                     point.lat, point.lon, tolerance_m=LEG_TOLERANCE_M, timeout_s=self._timeout(1800)
                 )
             await runtime.flight_on_scene(drone_id, incident)
+            handover = self._relief_arrivals.get(incident.id)
+            if handover is not None:  # this drone relieves another: that one may go
+                handover.set()
             await self._on_scene(vehicle, incident, route.cruise_alt_m)
         except asyncio.CancelledError:
             raise
@@ -207,12 +213,33 @@ class FlightDirector:
                 vehicle_drone(self, vehicle), EventType.COMMAND_SENT, {"command": "release"}
             )
             await vehicle.goto(p.lat, p.lon, alt_m)
-        reserve = self.runtime.settings.return_battery_pct
-        await vehicle.wait_for(
-            lambda s: s.battery_pct is not None and s.battery_pct <= reserve,
-            self._timeout(kind.on_scene_s),
-            "time on scene",
+        await self._stay(vehicle, incident, kind.on_scene_s)
+
+    async def _stay(self, vehicle: Vehicle, incident: Incident, on_scene_s: float) -> None:
+        """Stay until the time on scene is up. Should the battery run down first, ask for
+        a relief drone, and leave when it arrives (or at the return reserve)."""
+        settings = self.runtime.settings
+        drone_id = vehicle_drone(self, vehicle)
+
+        def below(pct: float) -> Callable[[VehicleState], bool]:
+            return lambda s: s.battery_pct is not None and s.battery_pct <= pct
+
+        try:
+            await vehicle.wait_for(below(settings.relief_battery_pct), on_scene_s, "relief")
+        except WaitTimeout:
+            return  # the time on scene is over: the task is done
+        arrived = self._relief_arrivals.setdefault(incident.id, asyncio.Event())
+        await self.runtime.request_relief(incident.id, drone_id)
+        low = asyncio.ensure_future(
+            vehicle.wait_for(below(settings.return_battery_pct), on_scene_s, "reserve")
         )
+        relief = asyncio.ensure_future(arrived.wait())
+        try:
+            await asyncio.wait({low, relief}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in (low, relief):
+                waiting.cancel()
+            self._relief_arrivals.pop(incident.id, None)
 
     async def _return_home(self, drone_id: str, reason: str) -> None:
         runtime = self.runtime

@@ -488,6 +488,55 @@ class Runtime:
             drone_id, EventType.LINK_LOST, f"no telemetry for {silent_s:.1f} s", DroneStatus.OFFLINE
         )
 
+    async def request_relief(self, incident_id: str, drone_id: str) -> Assignment | None:
+        """The drone on scene is running low and the call still needs cover: send the best
+        other drone at once (the overwatch was approved already). None if none can come."""
+        async with self._exclusive() as change:
+            view = await self.incident(incident_id)
+            if not view.incident.status.is_open:
+                return None
+            busy = {a.drone_id for a in view.assignments if a.status in LIVE} | {drone_id}
+            proposal = self.dispatcher.propose(
+                view.incident, self.fleet.view, self.clock.now(), exclude=busy
+            )
+            assignment = proposal.assignment(f"asg-{uuid.uuid4().hex[:12]}")
+            if assignment is None or proposal.displaced is not None:
+                change.events.append(
+                    self._event(
+                        EventType.DISPATCH_ESCALATED,
+                        DISPATCHER,
+                        view.incident,
+                        {
+                            "reason": f"{drone_id} needs relief and no drone can come: "
+                            f"{proposal.unserved_reason or 'only by preemption'}"
+                        },
+                    )
+                )
+                await self._commit(change)
+                return None
+            self.fleet.hold(assignment.drone_id, incident_id, view.incident.priority)
+            change.drones.add(assignment.drone_id)
+            change.events.append(
+                self._event(
+                    EventType.DISPATCH_PROPOSED,
+                    DISPATCHER,
+                    view.incident,
+                    {
+                        "assignment_id": assignment.id,
+                        "drone_id": assignment.drone_id,
+                        "eta_s": assignment.eta_s,
+                        "relief_for": drone_id,
+                        "reason": assignment.reason,
+                    },
+                )
+            )
+            _, launched = self._launch(
+                change, view.incident, assignment, DISPATCHER, EventType.DISPATCH_AUTO_APPROVED
+            )
+            change.incidents.append(view.incident)  # it stays on scene meanwhile
+            await self._commit(change)
+        return launched
+
     async def _lose_drone(
         self, drone_id: str, kind: EventType, reason: str, airborne_status: DroneStatus
     ) -> None:

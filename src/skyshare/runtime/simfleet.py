@@ -45,6 +45,14 @@ async def start_simulated_fleet(
     ids = sorted(drones or network.drones)
     homes = [network.sites[network.drones[d].home_site_id].position for d in ids]
     gcs_port = _free_udp_port() if autopilot == "px4" else None
+    # The aircraft's own failsafe brings it home when the ground station goes quiet
+    # (after 5 s of its time, but never under 1.5 s of wall time at high speedups).
+    quiet_s = max(5.0, 1.5 * speedup)
+    failsafe = (
+        {"NAV_DLL_ACT": 2, "COM_DL_LOSS_T": round(quiet_s)}
+        if autopilot == "px4"
+        else {"FS_GCS_ENABLE": 1, "FS_GCS_TIMEOUT": quiet_s}
+    )
     config = SimConfig(
         vehicles=len(ids),
         autopilot=autopilot,  # type: ignore[arg-type]
@@ -56,6 +64,7 @@ async def start_simulated_fleet(
         px4_bind_base=0,
         px4_gcs_bind_base=0,
         px4_gcs_port=gcs_port,
+        params=failsafe,
         px4_api_ports=[_free_udp_port() for _ in ids] if autopilot == "px4" else None,
     )
     simulator = Simulator(config)
