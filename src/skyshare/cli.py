@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Annotated
 
 import typer
@@ -67,12 +68,16 @@ def demo(
     from skyshare.config import Settings
 
     settings = Settings()
+    if "SKYSHARE_FLEET" not in os.environ:
+        settings = settings.model_copy(update={"fleet": "sim"})
     if not settings.api_keys and settings.api_keys_file is None:
         settings = settings.model_copy(
             update={"api_keys": generate_demo_keys(["police", "fire", "ambulance"])}
         )
     _print_keys(settings.api_keys, host, port)
     console.print(f"Database: {settings.database_url}")
+    if settings.fleet == "sim":
+        console.print(f"Booting {settings.sim_autopilot} vehicles in mavsim, one per drone ...")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     ceiling_m: float = 120.0  # UK open-category limit above the surface
     min_cruise_alt_m: float = 60.0
     crs: str = "EPSG:27700"
+    # The aircraft: "none" (decisions only), or "sim" (one mavsim vehicle per drone, flown
+    # over MAVLink on loopback: the demo).
+    fleet: str = "none"
+    sim_autopilot: str = "ardupilot"
+    sim_speedup: float = 1.0
     proposal_timeout_s: float = 60.0  # an unanswered proposal escalates after this
     return_battery_pct: float = 30.0  # on scene, head home at this charge (or sooner)
     relief_battery_pct: float = 45.0  # on scene, call a relief drone at this charge

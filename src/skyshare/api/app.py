@@ -38,9 +38,20 @@ def create_app(
         )
         if not len(app.state.keys):
             log.warning("no API keys configured: every request will get 401")
+        fleet = None
+        if owned and settings.fleet == "sim":
+            from skyshare.runtime.simfleet import start_simulated_fleet
+
+            fleet = await start_simulated_fleet(
+                live, autopilot=settings.sim_autopilot, speedup=settings.sim_speedup
+            )
+        escalation = asyncio.create_task(_escalate_overdue(live), name="escalation")
         try:
             yield
         finally:
+            escalation.cancel()
+            if fleet is not None:
+                await fleet.stop()
             if owned:
                 await live.shutdown()
 
@@ -95,6 +106,16 @@ def create_app(
                 receiver.cancel()
 
     return app
+
+
+async def _escalate_overdue(runtime: Runtime, period_s: float = 1.0) -> None:
+    """Unanswered proposals are escalated to supervisors (see Runtime.escalate_overdue)."""
+    while True:
+        await asyncio.sleep(period_s)
+        try:
+            await runtime.escalate_overdue()
+        except Exception:  # the watch must outlive a bad moment (e.g. the database busy)
+            log.exception("escalating overdue proposals")
 
 
 async def _drain(ws: WebSocket) -> None:
