@@ -44,7 +44,7 @@ class ProposalOut(BaseModel):
             assignment_id=a.id,
             drone_id=a.drone_id,
             site_id=a.site_id,
-            eta_s=a.eta_s,
+            eta_s=round(a.eta_s, 1),
             reason=a.reason,
             status=a.status.value,
             candidates=list(a.candidates),
