@@ -113,6 +113,15 @@ def sim(
     raise typer.Exit(mavsim_main(argv) or 0)
 
 
+def _mount_whatif() -> None:
+    from skyshare.whatif import app as whatif_app
+
+    app.add_typer(whatif_app, name="whatif", help="What-if tools for borough coverage planners.")
+
+
+_mount_whatif()
+
+
 def _print_keys(api_keys: str, host: str, port: int) -> None:
     table = Table(title="API keys for this demo (header X-API-Key)")
     table.add_column("agency")

@@ -18,6 +18,7 @@ fixed instant unless ``--start`` says otherwise, and every random draw has a ``-
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import json
 import re
@@ -28,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated, Any
 
 import numpy as np
@@ -45,7 +47,7 @@ from rich.table import Table
 
 from skyshare.airspace import AirspaceMap, load_zones
 from skyshare.airspace.service_area import ServiceArea, parse_service_area
-from skyshare.config import Settings
+from skyshare.config import REPO_ROOT, Settings
 from skyshare.dispatch.airspace_router import AirspaceRouter
 from skyshare.dispatch.config import DispatchConfig
 from skyshare.dispatch.dispatcher import Dispatcher
@@ -239,6 +241,19 @@ def load_world(
     return World(settings, network, network_path, area, zones_map)
 
 
+def incident_streams() -> ModuleType:
+    """``simulators.incidents``, the shared incident generators. ``simulators`` is a
+    top-level package of the repository (the wheel ships it); an editable install maps
+    only ``src/``, so a console script started outside the repository root falls back
+    to the repository itself."""
+    try:
+        return importlib.import_module("simulators.incidents")
+    except ModuleNotFoundError:
+        if str(REPO_ROOT) not in sys.path:
+            sys.path.append(str(REPO_ROOT))
+        return importlib.import_module("simulators.incidents")
+
+
 @dataclass
 class Calls:
     incidents: list[Incident]
@@ -261,12 +276,9 @@ def load_calls(
     default_rate: str | None = None,
 ) -> Calls | None:
     """Replayed or Poisson calls (None when neither is asked for and there is no default)."""
-    from simulators.incidents import (
-        borough_weights_csv,
-        mix_for,
-        poisson_incidents,
-        replay_csv,
-    )
+    streams = incident_streams()
+    borough_weights_csv, mix_for = streams.borough_weights_csv, streams.mix_for
+    poisson_incidents, replay_csv = streams.poisson_incidents, streams.replay_csv
 
     if incidents_file is not None and rate is not None:
         raise InputError("incidents", "give --incidents or --rate, not both")
@@ -287,13 +299,10 @@ def load_calls(
             else first.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         )
         last = generated[-1].at
-        end = (
-            begin + timedelta(days=days)
-            if days
-            else (last + timedelta(days=32)).replace(
-                day=1, hour=0, minute=0, second=0, microsecond=0
-            )
-        )
+        after_last = (last.replace(day=1) + timedelta(days=32)).replace(
+            day=1, hour=0, minute=0, second=0, microsecond=0
+        )  # the first day of the month after the last record's month
+        end = begin + timedelta(days=days) if days else after_last
         generated = [g for g in generated if begin <= g.at < end]
         what = f"{incidents_file.name} replayed (seed {seed})"
     else:

@@ -267,3 +267,32 @@ def test_grid_origin_is_what_the_hand_figures_assume() -> None:
     assert PROJ.point(point(0, 0).lat, point(0, 0).lon) == pytest.approx(ORIGIN, abs=1e-3)
     assert box(0, 0, 1, 1).area == pytest.approx(1.0)
     assert mapping(box(0, 0, 1, 1))["type"] == "Polygon"
+
+
+def test_every_borough_writes_a_network_the_other_commands_read(world, tmp_path: Path) -> None:
+    written = tmp_path / "every.yaml"
+    code, out = whatif(
+        world,
+        "optimize",
+        "--sites",
+        str(world["sites"]),
+        "--every-borough",
+        "50%",
+        "--candidates",
+        str(world["candidates"]),
+        "--write-network",
+        str(written),
+        "--json",
+    )
+    assert code == 0, out
+    doc = json.loads(out)
+    assert [s["id"] for s in doc["exact"]["sites"]] == ["ce"]
+    assert doc["boroughs"]["East"]["exact"] >= 0.5
+    code, out = whatif(world, "coverage", "--sites", str(written), "--json")
+    assert code == 0, out
+    assert json.loads(out)["uncovered_boroughs"] == []
+
+
+def test_add_and_every_borough_are_exclusive(world) -> None:
+    code, out = whatif(world, "optimize", "--sites", str(world["sites"]))
+    assert code == 2 and "--add" in out

@@ -36,6 +36,7 @@ from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 from skyshare.airspace import AirspaceMap, load_zones
 from skyshare.airspace.service_area import ServiceArea, parse_service_area
 from skyshare.benchmarks import Figure, Report, benchmark
+from skyshare.benchmarks.launch_latency import launch_latency_figures
 from skyshare.config import REPO_ROOT
 from skyshare.dispatch import (
     DispatchConfig,
@@ -399,6 +400,9 @@ def run(quick: bool) -> Report:
     report.figures += figures
     report.context.update(context)
     figures, context = burst_figures(world, load_airspace(), burst, config)
+    report.figures += figures
+    report.context.update(context)
+    figures, context = launch_latency_figures(quick)
     report.figures += figures
     report.context.update(context)
     report.context["airspace"] = str(airspace_file())

@@ -34,7 +34,7 @@ from skyshare.dispatch.dispatcher import Dispatcher
 from skyshare.dispatch.eta import CALM, Flight, FlightModel
 from skyshare.dispatch.fleet import DroneState, FleetView
 from skyshare.dispatch.proposal import Candidate
-from skyshare.dispatch.routing import NoPath, Path
+from skyshare.dispatch.routing import Path
 from skyshare.dispatch.sharing import SharingLedger
 from skyshare.domain.enums import DroneStatus, Priority
 from skyshare.domain.errors import InputError
@@ -691,13 +691,3 @@ def simulate(
         on_scene_s=on_scene_s,
         progress=progress,
     ).run()
-
-
-__all__ = [
-    "CallOutcome",
-    "DroneUse",
-    "NoPath",
-    "SimulationConfig",
-    "SimulationResult",
-    "simulate",
-]

@@ -18,7 +18,7 @@ from skyshare.airspace.airspace_map import AirspaceMap
 from skyshare.airspace.service_area import ServiceArea
 from skyshare.domain.enums import Priority
 from skyshare.domain.errors import InputError
-from skyshare.domain.models import Incident
+from skyshare.domain.models import DroneModel, Incident
 from skyshare.domain.network import Network
 from skyshare.planning.fields import FieldSolver, Obstructions
 from skyshare.planning.grid import Grid, build_grid
@@ -128,7 +128,13 @@ class Study:
                 continue
             site = network.sites[drone.home_site_id]
             have = best.get(site.id)
-            if have is None or drone.model.cruise_speed_mps > have.model.cruise_speed_mps:
+            if have is None or self._quicker(drone.model, have.model):
                 x, y = self.projection.point(site.position.lat, site.position.lon)
                 best[site.id] = Source(site.id, x, y, drone.model)
         return [best[k] for k in sorted(best)]
+
+    def _quicker(self, model: DroneModel, than: DroneModel) -> bool:
+        """Does ``model`` arrive sooner over a typical 1.5 km (ties: by name)?"""
+        a = float(self.response.seconds(model, 1500.0))
+        b = float(self.response.seconds(than, 1500.0))
+        return (a, model.name) < (b, than.name)

@@ -1,0 +1,166 @@
+"""Figure 3 of ``skyshare bench dispatch``: incident POST to the first MAVLink command on
+the wire, under auto-launch, at a steady rate of incidents.
+
+The whole live path runs: HTTP (uvicorn, httpx) -> validation -> dispatcher -> SQLite
+transaction -> event bus -> flight director -> fleet link -> TCP -> mavsim, which stamps
+the first message each vehicle receives. The same-run baseline is an authenticated
+``GET /api/v1/sites`` round trip under the same load: the floor of the HTTP stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import uvicorn
+
+from skyshare.benchmarks import Figure
+
+KEY = "bench-admin-key-0123"
+# What a ground station sends all the time, whether or not anything is launching.
+BACKGROUND = {"HEARTBEAT", "TIMESYNC", "PING", "REQUEST_DATA_STREAM", "SYSTEM_TIME"}
+BACKGROUND_COMMANDS = {511, 512, 520}  # message intervals, message and version requests
+
+
+def _is_command(msg: Any) -> bool:
+    kind = msg.get_type()
+    if kind in BACKGROUND:
+        return False
+    return not (kind == "COMMAND_LONG" and msg.command in BACKGROUND_COMMANDS)
+
+
+async def _measure(n: int, rate_hz: float, seed: int) -> dict[str, Any]:
+    from simulators.mavsim.vehicle import SimVehicle
+    from skyshare.api.app import create_app
+    from skyshare.config import Settings
+    from skyshare.runtime.runtime import Runtime
+    from skyshare.runtime.simfleet import start_simulated_fleet
+
+    first_seen: dict[int, float] = {}
+    original = SimVehicle.receive
+
+    def stamped(self: SimVehicle, channel: Any, msg: Any) -> None:
+        if _is_command(msg):
+            first_seen.setdefault(self.sysid, time.perf_counter())
+        original(self, channel, msg)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(
+            database_url=f"sqlite:///{Path(tmp) / 'bench.db'}",
+            mqtt_url=None,
+            api_keys=f"{KEY}:*:admin",
+        )
+        runtime = await Runtime.create(settings)
+        fleet = await start_simulated_fleet(runtime, speedup=1.0, boot_scale=0.1)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(settings, runtime=runtime),
+                host="127.0.0.1",
+                port=0,
+                log_level="warning",
+                lifespan="on",
+            )
+        )
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        base = f"http://127.0.0.1:{port}"
+        SimVehicle.receive = stamped  # type: ignore[method-assign]
+        first_seen.clear()
+        rng = random.Random(seed)
+        area = runtime.world.area
+        points = []
+        while len(points) < n:  # calls spread over London, inside the service area
+            lat, lon = rng.uniform(51.30, 51.68), rng.uniform(-0.48, 0.30)
+            if area.contains(lat, lon):
+                points.append((lat, lon))
+        posted: dict[str, float] = {}
+        drone_of: dict[str, str] = {}
+        floor: list[float] = []
+        try:
+            async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": KEY}) as client:
+
+                async def post(i: int, lat: float, lon: float) -> None:
+                    start = time.perf_counter()
+                    r = await client.post(
+                        "/api/v1/incidents",
+                        json={
+                            "agency": "police",
+                            "priority": "P1",
+                            "kind": "burglary",
+                            "lat": lat,
+                            "lon": lon,
+                            "external_id": f"bench-{seed}-{i}",
+                        },
+                    )
+                    body = r.json()
+                    if body.get("proposal") and body["status"] == "dispatched":
+                        posted[body["id"]] = start
+                        drone_of[body["id"]] = body["proposal"]["drone_id"]
+
+                async def probe() -> None:
+                    start = time.perf_counter()
+                    await client.get("/api/v1/sites")
+                    floor.append(time.perf_counter() - start)
+
+                tasks = []
+                t0 = time.perf_counter()
+                for i, (lat, lon) in enumerate(points):
+                    await asyncio.sleep(max(0.0, t0 + i / rate_hz - time.perf_counter()))
+                    tasks.append(asyncio.create_task(post(i, lat, lon)))
+                    tasks.append(asyncio.create_task(probe()))
+                await asyncio.gather(*tasks)
+                deadline = time.perf_counter() + 10
+                wanted = {fleet.system_ids[d] for d in drone_of.values()}
+                while time.perf_counter() < deadline and not wanted <= set(first_seen):
+                    await asyncio.sleep(0.05)
+        finally:
+            SimVehicle.receive = original  # type: ignore[method-assign]
+            server.should_exit = True
+            await serving
+            await fleet.stop()
+            await runtime.shutdown()
+    latencies = [
+        first_seen[fleet.system_ids[drone_of[i]]] - posted[i]
+        for i in posted
+        if fleet.system_ids[drone_of[i]] in first_seen
+    ]
+    return {"latencies": latencies, "floor": floor, "launched": len(posted), "posted": n}
+
+
+def launch_latency_figures(quick: bool) -> tuple[list[Figure], dict[str, Any]]:
+    n, rate = (40, 50.0) if quick else (90, 50.0)
+    result = asyncio.run(_measure(n, rate, seed=11))
+    lat = np.array(result["latencies"]) * 1000
+    floor = np.array(result["floor"]) * 1000
+    p99, floor99 = float(np.percentile(lat, 99)), float(np.percentile(floor, 99))
+    figures = [
+        Figure(
+            "POST to first MAVLink command, p50",
+            float(np.percentile(lat, 50)),
+            "ms",
+            "GET /api/v1/sites p50",
+            float(np.percentile(floor, 50)),
+        ),
+        Figure(
+            "POST to first MAVLink command, p99",
+            p99,
+            "ms",
+            "GET /api/v1/sites p99",
+            floor99,
+            note=f"target < 50 ms at {rate:g} incidents/s",
+        ),
+    ]
+    context = {
+        "launch_latency": f"{len(lat)} of {result['posted']} calls auto-launched and measured; "
+        f"median {statistics.median(result['latencies']) * 1000:.1f} ms",
+    }
+    return figures, context
