@@ -2,9 +2,11 @@
 the wire, under auto-launch, at a steady rate of incidents.
 
 The whole live path runs: HTTP (uvicorn, httpx) -> validation -> dispatcher -> SQLite
-transaction -> event bus -> flight director -> fleet link -> TCP -> mavsim, which stamps
-the first message each vehicle receives. The same-run baseline is an authenticated
-``GET /api/v1/sites`` round trip under the same load: the floor of the HTTP stack.
+transaction -> event bus -> flight director -> route and fence -> fleet link, stamped
+when the first command for the launching vehicle is written to its TCP socket. mavsim
+runs in a child process, as real aircraft are not on the control system's CPU. The
+same-run baseline is an authenticated ``GET /api/v1/sites`` round trip under the same
+load: the floor of the HTTP stack.
 """
 
 from __future__ import annotations
@@ -37,19 +39,20 @@ def _is_command(msg: Any) -> bool:
 
 
 async def _measure(n: int, rate_hz: float, seed: int) -> dict[str, Any]:
-    from simulators.mavsim.vehicle import SimVehicle
     from skyshare.api.app import create_app
     from skyshare.config import Settings
+    from skyshare.fleet.link import FleetLink
     from skyshare.runtime.runtime import Runtime
     from skyshare.runtime.simfleet import start_simulated_fleet
 
     first_seen: dict[int, float] = {}
-    original = SimVehicle.receive
+    original = FleetLink.send_to
 
-    def stamped(self: SimVehicle, channel: Any, msg: Any) -> None:
-        if _is_command(msg):
-            first_seen.setdefault(self.sysid, time.perf_counter())
-        original(self, channel, msg)
+    def stamped(self: FleetLink, vehicle: Any, message: Any) -> bool:
+        sent = original(self, vehicle, message)
+        if sent and _is_command(message):
+            first_seen.setdefault(vehicle.system_id, time.perf_counter())
+        return sent
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
@@ -58,7 +61,9 @@ async def _measure(n: int, rate_hz: float, seed: int) -> dict[str, Any]:
             api_keys=f"{KEY}:*:admin",
         )
         runtime = await Runtime.create(settings)
-        fleet = await start_simulated_fleet(runtime, speedup=1.0, boot_scale=0.1)
+        fleet = await start_simulated_fleet(
+            runtime, speedup=1.0, boot_scale=0.1, separate_process=True
+        )
         server = uvicorn.Server(
             uvicorn.Config(
                 create_app(settings, runtime=runtime),
@@ -73,7 +78,7 @@ async def _measure(n: int, rate_hz: float, seed: int) -> dict[str, Any]:
             await asyncio.sleep(0.01)
         port = server.servers[0].sockets[0].getsockname()[1]
         base = f"http://127.0.0.1:{port}"
-        SimVehicle.receive = stamped  # type: ignore[method-assign]
+        FleetLink.send_to = stamped  # type: ignore[method-assign]
         first_seen.clear()
         rng = random.Random(seed)
         area = runtime.world.area
@@ -123,7 +128,7 @@ async def _measure(n: int, rate_hz: float, seed: int) -> dict[str, Any]:
                 while time.perf_counter() < deadline and not wanted <= set(first_seen):
                     await asyncio.sleep(0.05)
         finally:
-            SimVehicle.receive = original  # type: ignore[method-assign]
+            FleetLink.send_to = original  # type: ignore[method-assign]
             server.should_exit = True
             await serving
             await fleet.stop()

@@ -15,7 +15,10 @@ import contextlib
 import logging
 import math
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar
 
 from skyshare.airspace import NoRoute, Route
 from skyshare.airspace.fences import ARDUPILOT, PX4, FencePlan, build_fence
@@ -50,6 +53,7 @@ from skyshare.fleet import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ORBIT_RADIUS_M = 60.0
 SEARCH_SPACING_M = 60.0
@@ -87,14 +91,46 @@ class FlightDirector:
         self.speedup = speedup
         self._sorties: dict[str, asyncio.Task[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._airspace_threads = ThreadPoolExecutor(2, thread_name_prefix="airspace")
         self._returning: set[str] = set()  # drones we are bringing home ourselves
         self._relief_arrivals: dict[str, asyncio.Event] = {}  # incident id -> relief on scene
+
+    async def _compute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Airspace work (routes, fences) on threads of its own, off the event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._airspace_threads, partial(fn, *args, **kwargs))
 
     async def start(self) -> None:
         self._tasks = [
             asyncio.create_task(self._watch_fleet(), name="flights-events"),
             asyncio.create_task(self._watch_telemetry(), name="flights-telemetry"),
         ]
+        # The first fence pays for the service area's outline; pay it before any call.
+        drone_id = next(iter(self.system_ids), None)
+        if drone_id is not None:
+            home = self.runtime.network.sites[self.runtime.fleet[drone_id].home_site_id]
+            await self._compute(self._warm_up, drone_id, home.position)
+
+    def _warm_up(self, drone_id: str, home: GeoPoint) -> None:
+        agency = self.runtime.network.drones[drone_id].owner
+        route = self.runtime.airspace.route(
+            home,
+            home,
+            agency,
+            at=self.runtime.clock.now(),
+            permissions=self.runtime.airspace_permissions(),
+        )
+        with contextlib.suppress(Exception):  # a warm-up, not a flight
+            build_fence(
+                self.runtime.airspace,
+                self.runtime.world.area,
+                agency=agency,
+                at=self.runtime.clock.now(),
+                home=home,
+                route=route,
+                permissions=self.runtime.airspace_permissions(),
+                limits=ARDUPILOT,
+            )
 
     async def stop(self) -> None:
         for task in [*self._tasks, *self._sorties.values()]:
@@ -102,6 +138,7 @@ class FlightDirector:
         for task in [*self._tasks, *self._sorties.values()]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        self._airspace_threads.shutdown(wait=False)
 
     # --- FlightControl ---------------------------------------------------------------
 
@@ -135,7 +172,7 @@ class FlightDirector:
             start = _here(vehicle) or runtime.network.sites[assignment.site_id].position
             # Routing and fence building are CPU work: off the loop, so that telemetry and
             # heartbeats keep flowing meanwhile.
-            route = await asyncio.to_thread(
+            route = await self._compute(
                 runtime.airspace.route,
                 start,
                 incident.position,
@@ -143,7 +180,7 @@ class FlightDirector:
                 at=runtime.clock.now(),
                 permissions=runtime.airspace_permissions(),
             )
-            fence = await asyncio.to_thread(self._fence, vehicle, incident.agency, start, route)
+            fence = await self._compute(self._fence, vehicle, incident.agency, start, route)
             for name, value in fence.params.items():  # e.g. no home circle on ArduPilot
                 try:
                     await vehicle.set_param(name, value)
@@ -254,7 +291,7 @@ class FlightDirector:
             here = _here(vehicle) or home
             agency = runtime.network.drones[drone_id].owner
             try:
-                route = await asyncio.to_thread(
+                route = await self._compute(
                     runtime.airspace.route,
                     here,
                     home,

@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from functools import partial
+from typing import Any, Protocol, TypeVar
 
 from skyshare.airspace import (
     AirspaceMap,
@@ -48,6 +50,7 @@ from skyshare.runtime.world import World, load_world
 from skyshare.store import DuplicateIncident, Store, StoredRestriction
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DISPATCHER = "dispatcher"
 CHARGE_PCT_PER_S = 100.0 / 2400.0  # a dock fills a pack in about 40 minutes
@@ -119,6 +122,9 @@ class Runtime:
         self.flights: FlightControl | None = None
         self._routes: dict[str, ActiveFlight] = {}  # drone id -> the route it is flying
         self._lock = asyncio.Lock()
+        # The store's own threads: its writes never queue behind CPU work (routes, fences)
+        # in asyncio's shared default executor.
+        self._store_threads = ThreadPoolExecutor(4, thread_name_prefix="store")
         self._escalated: set[str] = set()
         self._trackers: dict[str, ExcursionTracker] = {}
         self._boroughs_geojson: dict[str, Any] | None = None
@@ -138,13 +144,19 @@ class Runtime:
                 intake=runtime.intake_from_cad,
                 topic_prefix=settings.mqtt_topic_prefix,
             )
-        await asyncio.to_thread(runtime._load_state)
+        await runtime._io(runtime._load_state)
         await runtime.bus.start()
         return runtime
 
+    async def _io(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking store call on the store's threads."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._store_threads, partial(fn, *args, **kwargs))
+
     async def shutdown(self) -> None:
         await self.bus.stop()
-        await asyncio.to_thread(self.store.close)
+        await self._io(self.store.close)
+        self._store_threads.shutdown(wait=False)
 
     def _load_state(self) -> None:
         with self.store.transaction() as tx:
@@ -177,16 +189,16 @@ class Runtime:
         return list(self.fleet)
 
     async def incident(self, incident_id: str) -> IncidentView:
-        incident = await asyncio.to_thread(self.store.get_incident, incident_id)
+        incident = await self._io(self.store.get_incident, incident_id)
         if incident is None:
             raise NotFound(incident_id)
-        assignments = await asyncio.to_thread(self.store.assignments_for, incident_id)
+        assignments = await self._io(self.store.assignments_for, incident_id)
         return IncidentView(incident, assignments)
 
     async def incidents(
         self, *, agency: str | None = None, open_only: bool = False, limit: int = 200
     ) -> list[Incident]:
-        return await asyncio.to_thread(
+        return await self._io(
             self.store.list_incidents, agency=agency, open_only=open_only, limit=limit
         )
 
@@ -197,7 +209,7 @@ class Runtime:
         request = parse_incident_request(payload, self.network, self.world.area)
         async with self._exclusive() as change:
             if request.external_id:
-                existing = await asyncio.to_thread(
+                existing = await self._io(
                     self.store.find_incident, request.agency, request.external_id
                 )
                 if existing is not None:
@@ -411,10 +423,16 @@ class Runtime:
     # --- flights (called by runtime.flights) -----------------------------------------
 
     async def flight_event(self, drone_id: str, kind: EventType, data: dict[str, Any]) -> None:
-        """Record something that happened to a drone (a command, a warning)."""
-        async with self._exclusive() as change:
-            change.events.append(self._drone_event(kind, drone_id, data))
-            await self._commit(change)
+        """Record something that happened to a drone (a command, a warning). It changes no
+        state, so it is appended to the audit log without waiting for the decision lock."""
+        event = self._drone_event(kind, drone_id, data)
+
+        def write() -> None:
+            with self.store.transaction() as tx:
+                tx.append(event)
+
+        await self._io(write)
+        await self._publish([event])
 
     async def flight_started(self, drone_id: str, incident: Incident, route: Route) -> None:
         async with self._exclusive() as change:
@@ -818,7 +836,7 @@ class Runtime:
                 for event in change.events:
                     tx.append(event)
 
-        await asyncio.to_thread(write)
+        await self._io(write)
         change.committed = list(change.events)
 
     async def _publish(self, events: list[Event]) -> None:

@@ -8,11 +8,16 @@ system id, like a GCS link behind a MAVLink router.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
+import json
 import socket
+import sys
 from dataclasses import dataclass
 
 from simulators.mavsim import SimConfig, Simulator
+from skyshare.config import REPO_ROOT
 from skyshare.fleet import FleetConfig, FleetManager
 from skyshare.runtime.flights import FlightDirector
 from skyshare.runtime.runtime import Runtime
@@ -20,15 +25,28 @@ from skyshare.runtime.runtime import Runtime
 
 @dataclass
 class SimulatedFleet:
-    simulator: Simulator
+    simulator: Simulator | None  # None when the simulator runs in a child process
     manager: FleetManager
     director: FlightDirector
     system_ids: dict[str, int]
+    child: asyncio.subprocess.Process | None = None
 
     async def stop(self) -> None:
         await self.director.stop()
         await self.manager.close()
-        await self.simulator.stop()
+        await self.stop_simulator()
+
+    async def stop_simulator(self) -> None:
+        if self.simulator is not None:
+            await self.simulator.stop()
+        if self.child is not None:
+            if self.child.stdin is not None:
+                self.child.stdin.close()
+            try:
+                await asyncio.wait_for(self.child.wait(), 5)
+            except TimeoutError:
+                self.child.kill()
+                await self.child.wait()
 
 
 async def start_simulated_fleet(
@@ -39,8 +57,12 @@ async def start_simulated_fleet(
     seed: int = 1,
     boot_scale: float = 0.25,
     drones: list[str] | None = None,
+    separate_process: bool = False,
 ) -> SimulatedFleet:
-    """Boot a vehicle on every drone's dock, connect to them all and let the runtime fly."""
+    """Boot a vehicle on every drone's dock, connect to them all and let the runtime fly.
+
+    ``separate_process`` runs mavsim in a child process, so that the simulated aircraft
+    do not share the control system's CPU and event loop (the demo, benchmarks)."""
     network = runtime.network
     ids = sorted(drones or network.drones)
     homes = [network.sites[network.drones[d].home_site_id].position for d in ids]
@@ -67,8 +89,14 @@ async def start_simulated_fleet(
         params=failsafe,
         px4_api_ports=[_free_udp_port() for _ in ids] if autopilot == "px4" else None,
     )
-    simulator = Simulator(config)
-    await simulator.start()
+    simulator: Simulator | None = None
+    child: asyncio.subprocess.Process | None = None
+    if separate_process:
+        child, connections = await _spawn(config)
+    else:
+        simulator = Simulator(config)
+        await simulator.start()
+        connections = [simulator.connection_string(i) for i in range(len(ids))]
     # Link loss is declared after 2.5 s of the vehicle's time, but never after less than
     # 1.5 s of wall time: at high speedups a busy machine must not look like a dead link.
     manager = FleetManager(FleetConfig(speedup=speedup, link_timeout_s=max(2.5, 1.5 * speedup)))
@@ -76,18 +104,39 @@ async def start_simulated_fleet(
         if gcs_port is not None:
             await manager.connect(f"udpin:127.0.0.1:{gcs_port}")
         else:
-            for i in range(len(ids)):
-                await manager.connect(simulator.connection_string(i))
+            for connection in connections:
+                await manager.connect(connection)
         system_ids = {drone: i + 1 for i, drone in enumerate(ids)}
         await manager.wait_vehicles(list(system_ids.values()), timeout_s=60)
     except BaseException:
         await manager.close()
-        await simulator.stop()
+        await SimulatedFleet(simulator, manager, None, {}, child).stop_simulator()  # type: ignore[arg-type]
         raise
     director = FlightDirector(runtime, manager, system_ids, speedup=speedup)
     await director.start()
     runtime.flights = director
-    return SimulatedFleet(simulator, manager, director, system_ids)
+    return SimulatedFleet(simulator, manager, director, system_ids, child)
+
+
+async def _spawn(config: SimConfig) -> tuple[asyncio.subprocess.Process, list[str]]:
+    fields = {
+        f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.name != "airframe"
+    }
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "simulators.mavsim.child",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=str(REPO_ROOT),
+    )
+    assert child.stdin is not None and child.stdout is not None
+    child.stdin.write((json.dumps(fields) + "\n").encode())
+    await child.stdin.drain()
+    line = await asyncio.wait_for(child.stdout.readline(), 60)
+    if not line:
+        raise RuntimeError(f"mavsim child exited with {await child.wait()}")
+    return child, json.loads(line)["connections"]
 
 
 def _free_udp_port() -> int:
