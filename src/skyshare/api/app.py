@@ -43,7 +43,10 @@ def create_app(
             from skyshare.runtime.simfleet import start_simulated_fleet
 
             fleet = await start_simulated_fleet(
-                live, autopilot=settings.sim_autopilot, speedup=settings.sim_speedup
+                live,
+                autopilot=settings.sim_autopilot,
+                speedup=settings.sim_speedup,
+                separate_process=True,  # the aircraft are not on the control system's CPU
             )
         escalation = asyncio.create_task(_escalate_overdue(live), name="escalation")
         try:

@@ -477,10 +477,11 @@ class Vehicle:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(future)
         try:
-            await asyncio.wait_for(future, timeout)
-            return True
-        except TimeoutError:
-            return False
+            # asyncio.wait, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+            # that races with the future completing, leaving the caller waiting to its
+            # deadline after its task was cancelled.
+            done, _ = await asyncio.wait({future}, timeout=timeout)
+            return bool(done)
         finally:
             if not future.done():
                 future.cancel()

@@ -276,6 +276,7 @@ class FlightDirector:
         finally:
             for waiting in (low, relief):
                 waiting.cancel()
+            await asyncio.gather(low, relief, return_exceptions=True)
             self._relief_arrivals.pop(incident.id, None)
 
     async def _return_home(self, drone_id: str, reason: str) -> None:
