@@ -15,11 +15,11 @@ _api_key = APIKeyHeader(
 )
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def current_principal(request: Request, key: str | None = Depends(_api_key)) -> Principal:
+async def current_principal(request: Request, key: str | None = Depends(_api_key)) -> Principal:
     """401 without a valid key. Role and agency checks are the route's business."""
     ring: KeyRing = request.app.state.keys
     principal = ring.lookup(key) if key else None
@@ -32,7 +32,7 @@ def current_principal(request: Request, key: str | None = Depends(_api_key)) -> 
     return principal
 
 
-def commanding_principal(principal: Principal = Depends(current_principal)) -> Principal:
+async def commanding_principal(principal: Principal = Depends(current_principal)) -> Principal:
     """403 for read-only roles."""
     if not principal.may_command:
         raise HTTPException(

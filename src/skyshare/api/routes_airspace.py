@@ -49,7 +49,7 @@ class RestrictionIn(BaseModel):
     reason: str | None = None
 
 
-def current_airspace(runtime: Runtime = Depends(get_runtime)) -> AirspaceMap:
+async def current_airspace(runtime: Runtime = Depends(get_runtime)) -> AirspaceMap:
     """The live map: published zones plus the temporary restrictions in force."""
     return runtime.airspace
 
@@ -90,7 +90,7 @@ def _point(field: str, text: str) -> GeoPoint:
 
 
 @router.get("/check", summary="May this agency fly here now? If not, which zone forbids it")
-def check(
+async def check(
     lat: float = Query(ge=-90, le=90, description="WGS84 degrees"),
     lon: float = Query(ge=-180, le=180, description="WGS84 degrees"),
     alt: float = Query(60.0, ge=0, description="metres above ground"),
@@ -164,7 +164,7 @@ def route(
 
 
 @router.get("/restrictions", summary="Temporary restrictions not yet expired (GeoJSON)")
-def list_restrictions(
+async def list_restrictions(
     _: Principal = Depends(current_principal),
     runtime: Runtime = Depends(get_runtime),
     airspace: AirspaceMap = Depends(current_airspace),

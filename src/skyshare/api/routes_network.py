@@ -15,28 +15,28 @@ router = APIRouter(prefix="/api/v1", tags=["network"])
 
 
 @router.get("/sites", response_model=list[SiteOut])
-def sites(
+async def sites(
     _: Principal = Depends(current_principal), runtime: Runtime = Depends(get_runtime)
 ) -> list[SiteOut]:
     return [SiteOut.of(s) for _, s in sorted(runtime.network.sites.items())]
 
 
 @router.get("/drones", response_model=list[DroneOut])
-def drones(
+async def drones(
     _: Principal = Depends(current_principal), runtime: Runtime = Depends(get_runtime)
 ) -> list[DroneOut]:
     return [DroneOut.of(d, runtime.network) for d in runtime.drones()]
 
 
 @router.get("/airspace", summary="Airspace zones as a GeoJSON FeatureCollection")
-def airspace(
+async def airspace(
     _: Principal = Depends(current_principal), runtime: Runtime = Depends(get_runtime)
 ) -> dict[str, Any]:
     return runtime.airspace.to_geojson()
 
 
 @router.get("/boroughs", summary="The service area's boroughs as GeoJSON (WGS84)")
-def boroughs(
+async def boroughs(
     _: Principal = Depends(current_principal), runtime: Runtime = Depends(get_runtime)
 ) -> dict[str, Any]:
     return runtime.boroughs_geojson()

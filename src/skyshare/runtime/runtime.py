@@ -124,7 +124,7 @@ class Runtime:
         self._lock = asyncio.Lock()
         # The store's own threads: its writes never queue behind CPU work (routes, fences)
         # in asyncio's shared default executor.
-        self._store_threads = ThreadPoolExecutor(4, thread_name_prefix="store")
+        self._store_threads = ThreadPoolExecutor(1, thread_name_prefix="store")
         self._escalated: set[str] = set()
         self._trackers: dict[str, ExcursionTracker] = {}
         self._boroughs_geojson: dict[str, Any] | None = None
