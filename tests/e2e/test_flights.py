@@ -144,3 +144,29 @@ async def test_a_p1_takes_the_drone_of_a_p4_which_is_queued_again(flying: Flying
     assert preempted.data["preempted_by"] == urgent.incident.id
     view = await runtime.incident(routine.incident.id)
     assert view.current is not None and view.current.drone_id != taken
+
+
+async def test_a_provisional_p1_launch_flies_at_once_and_a_decline_recalls_it(
+    flying: Flying,
+) -> None:
+    runtime = flying.runtime
+    made = await runtime.submit(
+        {"agency": "ambulance", "priority": "P1", "kind": "cardiac_arrest", **HIGHBURY}, actor="cad"
+    )
+    assert made.assignment is not None and made.assignment.status.value == "proposed"
+    drone = made.assignment.drone_id
+    assert drone == "aed-1"
+    await flying.wait_event(
+        lambda e: e.type is EventType.DRONE_LAUNCHED and e.subject == drone, 30, "launch"
+    )
+    assert flying.of(EventType.DISPATCH_APPROVED) == []  # nobody approved it yet
+    vehicle = flying.fleet.manager.vehicle(flying.fleet.system_ids[drone])
+    await vehicle.wait_for(lambda s: (s.alt_rel_m or 0) > 10, 600, "airborne")
+    view = await runtime.decline(made.incident.id, actor="operator", reason="crew on scene")
+    assert view.incident.status.value == "unserved"  # no other drone carries a defibrillator
+    await flying.wait_event(
+        lambda e: e.type is EventType.DRONE_RETURNING and e.subject == drone, 30, "recall"
+    )
+    await flying.wait_event(
+        lambda e: e.type is EventType.DRONE_LANDED and e.subject == drone, 60, "landing"
+    )

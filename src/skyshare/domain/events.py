@@ -23,6 +23,7 @@ class EventType(StrEnum):
     DISPATCH_DECLINED = "dispatch_declined"
     DISPATCH_PREEMPTED = "dispatch_preempted"
     DISPATCH_AUTO_APPROVED = "dispatch_auto_approved"
+    DISPATCH_PROVISIONAL = "dispatch_provisional"  # flying while the operator decides
     DISPATCH_ESCALATED = "dispatch_escalated"
     DRONE_LAUNCHED = "drone_launched"
     DRONE_ON_SCENE = "drone_on_scene"

@@ -41,6 +41,7 @@ from skyshare.domain import (
     IncidentStatus,
     InputError,
     Network,
+    Priority,
 )
 from skyshare.domain.events import Event, EventType
 from skyshare.intake import parse_incident_request
@@ -126,6 +127,7 @@ class Runtime:
         # in asyncio's shared default executor.
         self._store_threads = ThreadPoolExecutor(1, thread_name_prefix="store")
         self._escalated: set[str] = set()
+        self._launched: set[str] = set()  # drones given a sortie and not yet back or recalled
         self._trackers: dict[str, ExcursionTracker] = {}
         self._boroughs_geojson: dict[str, Any] | None = None
 
@@ -268,13 +270,11 @@ class Runtime:
     async def approve(self, incident_id: str, *, actor: str) -> IncidentView:
         async with self._exclusive() as change:
             view = await self._proposed(incident_id, "awaiting approval")
-            self._launch(
-                change,
-                view.incident,
-                view.current,
-                actor,  # type: ignore[arg-type]
-                EventType.DISPATCH_APPROVED,
-            )
+            current = view.current
+            assert current is not None
+            self._launch(change, view.incident, current, actor, EventType.DISPATCH_APPROVED)
+            if current.drone_id in self._launched:  # a provisional launch: already flying
+                change.launches.clear()
             await self._commit(change)
         return await self.incident(incident_id)
 
@@ -483,6 +483,7 @@ class Runtime:
     async def flight_landed(self, drone_id: str) -> None:
         async with self._exclusive() as change:
             self.fleet.release(drone_id, status=DroneStatus.CHARGING)
+            self._launched.discard(drone_id)
             self._trackers.pop(drone_id, None)
             change.drones.add(drone_id)
             change.events.append(
@@ -580,6 +581,7 @@ class Runtime:
                     drone_id, status=airborne_status, task_incident_id=None, task_priority=None
                 )
             self._routes.pop(drone_id, None)
+            self._launched.discard(drone_id)
             change.drones.add(drone_id)
             if incident_id is not None:
                 view = await self.incident(incident_id)
@@ -663,7 +665,13 @@ class Runtime:
         view = await self.incident(task)
         if assignment is not None:
             for a in view.assignments:
-                if a.drone_id == drone_id and a.status in LIVE:
+                # A provisional flight stays a proposal until an operator approves it.
+                unapproved = a.status is AssignmentStatus.PROPOSED
+                if (
+                    a.drone_id == drone_id
+                    and a.status in LIVE
+                    and not (unapproved and assignment is AssignmentStatus.ACTIVE)
+                ):
                     change.assignments.append(replace(a, status=assignment))
         if incident is not None and view.incident.status.is_open:
             change.incidents.append(replace(view.incident, status=incident))
@@ -723,9 +731,22 @@ class Runtime:
                 },
             )
         )
-        if incident.priority in self.network.agencies[incident.agency].auto_launch:
+        agency = self.network.agencies[incident.agency]
+        if incident.priority in agency.auto_launch:
             incident, assignment = self._launch(
                 change, incident, assignment, DISPATCHER, EventType.DISPATCH_AUTO_APPROVED
+            )
+        elif agency.provisional_launch and incident.priority is Priority.P1:
+            # The drone lifts and flies toward the scene while the operator decides; a
+            # decline or a close brings it straight back.
+            change.launches.append((incident, assignment))
+            change.events.append(
+                self._event(
+                    EventType.DISPATCH_PROVISIONAL,
+                    DISPATCHER,
+                    incident,
+                    {"assignment_id": assignment.id, "drone_id": assignment.drone_id},
+                )
             )
         return incident, assignment
 
@@ -782,7 +803,8 @@ class Runtime:
         state = self.fleet[assignment.drone_id]
         if state.task_incident_id != assignment.incident_id:
             return
-        if state.status in (DroneStatus.EN_ROUTE, DroneStatus.ON_SCENE) and self.flights:
+        flying = state.status in (DroneStatus.EN_ROUTE, DroneStatus.ON_SCENE)
+        if self.flights and (flying or assignment.drone_id in self._launched):
             self.fleet.update(
                 assignment.drone_id,
                 status=DroneStatus.RETURNING,
@@ -849,7 +871,10 @@ class Runtime:
             return
         for drone_id, reason in change.recalls:
             await self.flights.recall(drone_id, reason)
+        for drone_id, _ in change.recalls:
+            self._launched.discard(drone_id)
         for incident, assignment in change.launches:
+            self._launched.add(assignment.drone_id)
             await self.flights.launch(incident, assignment)
 
     def _event(
