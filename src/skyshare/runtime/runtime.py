@@ -13,11 +13,9 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from skyshare.airspace import (
@@ -44,11 +42,12 @@ from skyshare.domain import (
     Priority,
 )
 from skyshare.domain.events import Event, EventType
-from skyshare.intake import parse_incident_request
+from skyshare.intake import IncidentRequest, parse_incident_request
 from skyshare.runtime.clock import Clock, SystemClock
 from skyshare.runtime.fleet_book import FleetBook
+from skyshare.runtime.store_worker import StoreWorker
 from skyshare.runtime.world import World, load_world
-from skyshare.store import DuplicateIncident, Store, StoredRestriction
+from skyshare.store import DuplicateIncident, Store, StoredRestriction, Tx
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -123,9 +122,7 @@ class Runtime:
         self.flights: FlightControl | None = None
         self._routes: dict[str, ActiveFlight] = {}  # drone id -> the route it is flying
         self._lock = asyncio.Lock()
-        # The store's own threads: its writes never queue behind CPU work (routes, fences)
-        # in asyncio's shared default executor.
-        self._store_threads = ThreadPoolExecutor(1, thread_name_prefix="store")
+        self.writer = StoreWorker(store)  # every store call, in order, off the event loop
         self._escalated: set[str] = set()
         self._launched: set[str] = set()  # drones given a sortie and not yet back or recalled
         self._trackers: dict[str, ExcursionTracker] = {}
@@ -151,14 +148,12 @@ class Runtime:
         return runtime
 
     async def _io(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a blocking store call on the store's threads."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._store_threads, partial(fn, *args, **kwargs))
+        """A blocking store read, in order after every write queued before it."""
+        return await self.writer.read(fn, *args, **kwargs)
 
     async def shutdown(self) -> None:
         await self.bus.stop()
-        await self._io(self.store.close)
-        self._store_threads.shutdown(wait=False)
+        await self.writer.stop()
 
     def _load_state(self) -> None:
         with self.store.transaction() as tx:
@@ -209,13 +204,17 @@ class Runtime:
     async def submit(self, payload: Mapping[str, Any], *, actor: str) -> Submission:
         """Validate a call, record it and propose a drone; idempotent on external_id."""
         request = parse_incident_request(payload, self.network, self.world.area)
+        if request.external_id:
+            existing = await self._io(self.store.find_incident, request.agency, request.external_id)
+            if existing is not None:
+                return await self._existing(existing)
+        try:
+            return await self._receive(request, actor)
+        except DuplicateIncident as dup:  # sent twice at once: the database kept the first
+            return await self._existing(dup.existing)
+
+    async def _receive(self, request: IncidentRequest, actor: str) -> Submission:
         async with self._exclusive() as change:
-            if request.external_id:
-                existing = await self._io(
-                    self.store.find_incident, request.agency, request.external_id
-                )
-                if existing is not None:
-                    return await self._existing(existing)
             now = self.clock.now()
             incident = Incident(
                 id=f"inc-{uuid.uuid4().hex[:12]}",
@@ -245,11 +244,7 @@ class Runtime:
                 )
             )
             incident, assignment = await self._decide(change, incident, exclude=set())
-            try:
-                await self._commit(change)
-            except DuplicateIncident as dup:  # another process took the same external_id
-                change.abandon()
-                return await self._existing(dup.existing)
+            await self._commit(change)
         return Submission(incident, assignment, created=True)
 
     async def intake_from_cad(self, agency: str, payload: dict[str, Any]) -> Incident:
@@ -401,7 +396,7 @@ class Runtime:
             stored = StoredRestriction(
                 zone.id, feature, actor, now, starts_at=_first_start(zone), ends_at=zone.expires_at
             )
-            await self._commit(change, restriction=stored)
+            await self._commit(change, restriction=stored, wait=True)
             self._set_airspace(airspace)
         return cut
 
@@ -412,7 +407,7 @@ class Runtime:
             change.events.append(
                 Event(EventType.RESTRICTION_REMOVED, now, actor, zone_id, None, {})
             )
-            await self._commit(change, lifted=(zone_id, now))
+            await self._commit(change, lifted=(zone_id, now), wait=True)
             self._set_airspace(airspace)
 
     def _set_airspace(self, airspace: AirspaceMap) -> None:
@@ -427,11 +422,7 @@ class Runtime:
         state, so it is appended to the audit log without waiting for the decision lock."""
         event = self._drone_event(kind, drone_id, data)
 
-        def write() -> None:
-            with self.store.transaction() as tx:
-                tx.append(event)
-
-        await self._io(write)
+        await self.writer.write(lambda tx: tx.append(event))
         await self._publish([event])
 
     async def flight_started(self, drone_id: str, incident: Incident, route: Route) -> None:
@@ -819,7 +810,8 @@ class Runtime:
 
     @asynccontextmanager
     async def _exclusive(self) -> AsyncIterator[_Pending]:
-        """One decision at a time; the fleet picture is put back if the change fails."""
+        """One decision at a time. The lock is released before the write is durable (see
+        StoreWorker); if the write then fails, the drones this change set are put back."""
         async with self._lock:
             pending = _Pending(self.fleet)
             try:
@@ -827,6 +819,15 @@ class Runtime:
             except BaseException:
                 pending.abandon()
                 raise
+            pending.seal()
+        if pending.written is None:
+            return
+        try:
+            await pending.written
+        except BaseException:
+            pending.undo()
+            raise
+        pending.committed = list(pending.events)
         await self._publish(pending.committed)
         await self._act(pending)
 
@@ -836,30 +837,33 @@ class Runtime:
         *,
         restriction: StoredRestriction | None = None,
         lifted: tuple[str, datetime] | None = None,
+        wait: bool = False,
     ) -> None:
+        """Queue the change's write. It is awaited when the lock is released (or here, with
+        ``wait``), and the change is published and acted on only once it is durable."""
         now = self.clock.now()
         drones = [self.fleet.record(d, now) for d in sorted(change.drones)]
 
-        def write() -> None:
-            with self.store.transaction() as tx:
-                if change.new_incident is not None:
-                    tx.add_incident(_latest(change.incidents, change.new_incident))
-                for incident in _unique_latest(change.incidents):
-                    if change.new_incident is None or incident.id != change.new_incident.id:
-                        tx.update_incident(incident)
-                for assignment in _unique_latest(change.assignments):
-                    tx.save_assignment(assignment)
-                for state in drones:
-                    tx.save_drone_state(state)
-                if restriction is not None:
-                    tx.save_restriction(restriction)
-                if lifted is not None:
-                    tx.end_restriction(*lifted)
-                for event in change.events:
-                    tx.append(event)
+        def write(tx: Tx) -> None:
+            if change.new_incident is not None:
+                tx.add_incident(_latest(change.incidents, change.new_incident))
+            for incident in _unique_latest(change.incidents):
+                if change.new_incident is None or incident.id != change.new_incident.id:
+                    tx.update_incident(incident)
+            for assignment in _unique_latest(change.assignments):
+                tx.save_assignment(assignment)
+            for state in drones:
+                tx.save_drone_state(state)
+            if restriction is not None:
+                tx.save_restriction(restriction)
+            if lifted is not None:
+                tx.end_restriction(*lifted)
+            for event in change.events:
+                tx.append(event)
 
-        await self._io(write)
-        change.committed = list(change.events)
+        change.written = self.writer.write(write)
+        if wait:
+            await change.written
 
     async def _publish(self, events: list[Event]) -> None:
         for event in events:
@@ -890,10 +894,31 @@ class _Pending(Change):
         super().__init__()
         self._fleet = fleet
         self._snapshot = fleet.snapshot()
+        self._set: dict[str, tuple[DroneState, DroneState]] = {}
+        self.written: asyncio.Future[None] | None = None
         self.committed: list[Event] = []
 
     def abandon(self) -> None:
+        """Still under the lock: put the whole fleet picture back."""
         self._fleet.restore(self._snapshot)
+        self.written = None
+        self.committed = []
+        self.launches.clear()
+        self.recalls.clear()
+
+    def seal(self) -> None:
+        """Remember which drones this change set, and to what (before the lock goes)."""
+        before, _ = self._snapshot
+        self._set = {
+            d: (old, self._fleet[d]) for d, old in before.items() if self._fleet[d] is not old
+        }
+
+    def undo(self) -> None:
+        """The write failed after the lock went: put back the drones this change set,
+        unless a later change has set them since."""
+        for drone_id, (old, new) in self._set.items():
+            if self._fleet[drone_id] is new:
+                self._fleet.set(old)
         self.committed = []
         self.launches.clear()
         self.recalls.clear()
