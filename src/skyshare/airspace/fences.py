@@ -371,16 +371,35 @@ def _inclusion_outline(area: Polygon, max_vertices: int, margin_m: float) -> Pol
 
     Cached per area object: the boundary of a city has thousands of vertices.
     """
+    # Budgets rounded down to a multiple of 8, so that a handful of outlines serves every
+    # flight (fitting one costs hundreds of ms) at the price of a few vertices of detail.
+    max_vertices = max(8, max_vertices - max_vertices % 8)
     key = (id(area), max_vertices, margin_m)
     cached = _FITTED.get(key)
     if cached is not None and cached[0] is area:  # the same object, not a reused id
         return cached[1]
     grown = Polygon(Polygon(area.exterior).buffer(margin_m, join_style="mitre").exterior)
     outline = _fit(grown, max_vertices)
-    if len(_FITTED) > 64:
+    if len(_FITTED) > 256:
         _FITTED.clear()
     _FITTED[key] = (area, outline)
     return outline
+
+
+def warm_inclusion_outlines(
+    service_area: ServiceArea | BaseGeometry,
+    limits: AutopilotLimits = COMMON,
+    margin_m: float = 200.0,
+) -> int:
+    """Fit the service area's outline for every vertex budget a fence may give it, so that
+    no flight pays for it. Returns how many outlines were fitted."""
+    area = service_area if isinstance(service_area, BaseGeometry) else service_area.geometry
+    count = 0
+    for polygon in polygons_of(area):
+        for budget in range(8, limits.max_polygon_vertices + 1, 8):
+            _inclusion_outline(polygon, budget, margin_m)
+            count += 1
+    return count
 
 
 def _fit(polygon: Polygon, max_vertices: int) -> Polygon:

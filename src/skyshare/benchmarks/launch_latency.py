@@ -64,6 +64,8 @@ async def _measure(n: int, rate_hz: float, seed: int) -> dict[str, Any]:
         fleet = await start_simulated_fleet(
             runtime, speedup=1.0, boot_scale=0.1, separate_process=True
         )
+        if fleet.director.warmed is not None:  # start-up work, as in a deployment
+            await fleet.director.warmed
         server = uvicorn.Server(
             uvicorn.Config(
                 create_app(settings, runtime=runtime),

@@ -15,13 +15,17 @@ import contextlib
 import logging
 import math
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, TypeVar
 
 from skyshare.airspace import NoRoute, Route
-from skyshare.airspace.fences import ARDUPILOT, PX4, FencePlan, build_fence
+from skyshare.airspace.fences import (
+    ARDUPILOT,
+    PX4,
+    FencePlan,
+    build_fence,
+    warm_inclusion_outlines,
+)
 from skyshare.airspace.fences import MAV_CMD_NAV_FENCE_CIRCLE_EXCLUSION as CIRCLE_OUT
 from skyshare.airspace.fences import MAV_CMD_NAV_FENCE_CIRCLE_INCLUSION as CIRCLE_IN
 from skyshare.airspace.fences import MAV_CMD_NAV_FENCE_POLYGON_VERTEX_EXCLUSION as POLYGON_OUT
@@ -91,25 +95,29 @@ class FlightDirector:
         self.speedup = speedup
         self._sorties: dict[str, asyncio.Task[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
-        self._airspace_threads = ThreadPoolExecutor(2, thread_name_prefix="airspace")
+        self.warmed: asyncio.Task[None] | None = None  # fences' outlines fitted
         self._returning: set[str] = set()  # drones we are bringing home ourselves
         self._relief_arrivals: dict[str, asyncio.Event] = {}  # incident id -> relief on scene
 
     async def _compute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Airspace work (routes, fences) on threads of its own, off the event loop."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._airspace_threads, partial(fn, *args, **kwargs))
+        """Airspace work for a sortie (a route, a fence): milliseconds once the caches are
+        warm, so it runs on the loop. Measured: handing it to threads made each launch
+        wait hundreds of ms for the GIL under load (see benchmarks/launch_latency.py)."""
+        return fn(*args, **kwargs)
 
     async def start(self) -> None:
         self._tasks = [
             asyncio.create_task(self._watch_fleet(), name="flights-events"),
             asyncio.create_task(self._watch_telemetry(), name="flights-telemetry"),
         ]
-        # The first fence pays for the service area's outline; pay it before any call.
+        # Fences need the service area's outline fitted to their vertex budget (hundreds
+        # of ms each): fit them all now, off the loop, before the first call needs one.
         drone_id = next(iter(self.system_ids), None)
         if drone_id is not None:
             home = self.runtime.network.sites[self.runtime.fleet[drone_id].home_site_id]
-            await self._compute(self._warm_up, drone_id, home.position)
+            warm = asyncio.to_thread(self._warm_up, drone_id, home.position)
+            self.warmed = asyncio.create_task(warm, name="fence-warm-up")
+            self._tasks.append(self.warmed)
 
     def _warm_up(self, drone_id: str, home: GeoPoint) -> None:
         agency = self.runtime.network.drones[drone_id].owner
@@ -120,6 +128,8 @@ class FlightDirector:
             at=self.runtime.clock.now(),
             permissions=self.runtime.airspace_permissions(),
         )
+        for limits in (ARDUPILOT, PX4):
+            warm_inclusion_outlines(self.runtime.world.area, limits)
         with contextlib.suppress(Exception):  # a warm-up, not a flight
             build_fence(
                 self.runtime.airspace,
@@ -138,7 +148,6 @@ class FlightDirector:
         for task in [*self._tasks, *self._sorties.values()]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        self._airspace_threads.shutdown(wait=False)
 
     # --- FlightControl ---------------------------------------------------------------
 

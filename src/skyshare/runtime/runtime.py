@@ -124,7 +124,12 @@ class Runtime:
         self._lock = asyncio.Lock()
         self.writer = StoreWorker(store)  # every store call, in order, off the event loop
         self._escalated: set[str] = set()
-        self._launched: set[str] = set()  # drones given a sortie and not yet back or recalled
+        self._launched: set[str] = set()
+        # Open incidents with their assignments, as last written: decisions read these
+        # instead of waiting for the store behind queued writes.
+        self._open: dict[
+            str, IncidentView
+        ] = {}  # drones given a sortie and not yet back or recalled
         self._trackers: dict[str, ExcursionTracker] = {}
         self._boroughs_geojson: dict[str, Any] | None = None
 
@@ -167,6 +172,10 @@ class Runtime:
                 self.airspace = self.airspace.add_temporary(zone)
         self.router.update(self.airspace)
         open_incidents = self.store.list_incidents(open_only=True, limit=10_000)
+        for incident in open_incidents:
+            self._open[incident.id] = IncidentView(
+                incident, self.store.assignments_for(incident.id)
+            )
         self.fleet.load(self.store.drone_states(), {i.id: i.priority for i in open_incidents})
         self.dispatcher.warm_up(now, self.fleet.view)
 
@@ -186,6 +195,11 @@ class Runtime:
         return list(self.fleet)
 
     async def incident(self, incident_id: str) -> IncidentView:
+        """An open incident from memory (this runtime is its only writer); any other from
+        the store."""
+        cached = self._open.get(incident_id)
+        if cached is not None:
+            return cached
         incident = await self._io(self.store.get_incident, incident_id)
         if incident is None:
             raise NotFound(incident_id)
@@ -204,10 +218,21 @@ class Runtime:
     async def submit(self, payload: Mapping[str, Any], *, actor: str) -> Submission:
         """Validate a call, record it and propose a drone; idempotent on external_id."""
         request = parse_incident_request(payload, self.network, self.world.area)
-        if request.external_id:
-            existing = await self._io(self.store.find_incident, request.agency, request.external_id)
-            if existing is not None:
-                return await self._existing(existing)
+        # A repeat of an open call is answered from memory. A repeat of an older one is
+        # refused by the database's unique (agency, external_id) and answered below, so
+        # that a new call costs no read.
+        existing = next(
+            (
+                v.incident
+                for v in self._open.values()
+                if request.external_id is not None
+                and (v.incident.agency, v.incident.external_id)
+                == (request.agency, request.external_id)
+            ),
+            None,
+        )
+        if existing is not None:
+            return await self._existing(existing)
         try:
             return await self._receive(request, actor)
         except DuplicateIncident as dup:  # sent twice at once: the database kept the first
@@ -826,6 +851,7 @@ class Runtime:
             await pending.written
         except BaseException:
             pending.undo()
+            self._forget(pending)
             raise
         pending.committed = list(pending.events)
         await self._publish(pending.committed)
@@ -862,8 +888,37 @@ class Runtime:
                 tx.append(event)
 
         change.written = self.writer.write(write)
+        self._remember(change)
         if wait:
             await change.written
+
+    def _remember(self, change: Change) -> None:
+        """Bring the open-incident cache up to the change just queued for writing."""
+        incidents = {i.id: i for i in _unique_latest(change.incidents)}
+        if change.new_incident is not None and change.new_incident.id not in incidents:
+            incidents[change.new_incident.id] = change.new_incident
+        assignments: dict[str, list[Assignment]] = {}
+        for a in _unique_latest(change.assignments):
+            assignments.setdefault(a.incident_id, []).append(a)
+        for incident_id in {*incidents, *assignments}:
+            known = self._open.get(incident_id)
+            incident = incidents.get(incident_id) or (known.incident if known else None)
+            if incident is None:
+                continue  # not cached and not in this change: the store has it
+            merged = {a.id: a for a in (known.assignments if known else [])}
+            merged.update({a.id: a for a in assignments.get(incident_id, [])})
+            if incident.status.is_open:
+                self._open[incident_id] = IncidentView(incident, list(merged.values()))
+            else:
+                self._open.pop(incident_id, None)
+
+    def _forget(self, change: Change) -> None:
+        """A write failed: drop what the cache learnt from it; the store is the truth."""
+        ids = {i.id for i in change.incidents} | {a.incident_id for a in change.assignments}
+        if change.new_incident is not None:
+            ids.add(change.new_incident.id)
+        for incident_id in ids:
+            self._open.pop(incident_id, None)
 
     async def _publish(self, events: list[Event]) -> None:
         for event in events:
