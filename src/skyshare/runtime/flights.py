@@ -112,35 +112,15 @@ class FlightDirector:
         ]
         # Fences need the service area's outline fitted to their vertex budget (hundreds
         # of ms each): fit them all now, off the loop, before the first call needs one.
-        drone_id = next(iter(self.system_ids), None)
-        if drone_id is not None:
-            home = self.runtime.network.sites[self.runtime.fleet[drone_id].home_site_id]
-            warm = asyncio.to_thread(self._warm_up, drone_id, home.position)
-            self.warmed = asyncio.create_task(warm, name="fence-warm-up")
-            self._tasks.append(self.warmed)
+        warm = asyncio.to_thread(self._warm_up)
+        self.warmed = asyncio.create_task(warm, name="fence-warm-up")
+        self._tasks.append(self.warmed)
 
-    def _warm_up(self, drone_id: str, home: GeoPoint) -> None:
-        agency = self.runtime.network.drones[drone_id].owner
-        route = self.runtime.airspace.route(
-            home,
-            home,
-            agency,
-            at=self.runtime.clock.now(),
-            permissions=self.runtime.airspace_permissions(),
-        )
+    def _warm_up(self) -> None:
+        # Only the outlines: pure functions of the service area, safe beside the loop's own
+        # routing (the router's caches are not for two threads at once).
         for limits in (ARDUPILOT, PX4):
             warm_inclusion_outlines(self.runtime.world.area, limits)
-        with contextlib.suppress(Exception):  # a warm-up, not a flight
-            build_fence(
-                self.runtime.airspace,
-                self.runtime.world.area,
-                agency=agency,
-                at=self.runtime.clock.now(),
-                home=home,
-                route=route,
-                permissions=self.runtime.airspace_permissions(),
-                limits=ARDUPILOT,
-            )
 
     async def stop(self) -> None:
         for task in [*self._tasks, *self._sorties.values()]:
@@ -189,7 +169,23 @@ class FlightDirector:
                 at=runtime.clock.now(),
                 permissions=runtime.airspace_permissions(),
             )
-            fence = await self._compute(self._fence, vehicle, incident.agency, start, route)
+            # The fence must leave room for the way back too, which may skirt a zone on
+            # the other side: it is built around the round trip.
+            back = await self._compute(
+                runtime.airspace.route,
+                incident.position,
+                start,
+                incident.agency,
+                at=runtime.clock.now(),
+                permissions=runtime.airspace_permissions(),
+            )
+            round_trip = Route(
+                route.waypoints + back.waypoints[1:],
+                route.length_m + back.length_m,
+                route.cruise_alt_m,
+                route.zones_skirted + back.zones_skirted,
+            )
+            fence = await self._compute(self._fence, vehicle, incident.agency, start, round_trip)
             for name, value in fence.params.items():  # e.g. no home circle on ArduPilot
                 try:
                     await vehicle.set_param(name, value)
@@ -234,6 +230,10 @@ class FlightDirector:
         except (FleetError, NoRoute) as exc:
             log.warning("sortie of %s for %s failed: %s", drone_id, incident.id, exc)
             await runtime.flight_failed(drone_id, incident, str(exc))
+            return
+        except Exception as exc:  # a bug must not strand the call: hand it on, say why
+            log.exception("sortie of %s for %s broke", drone_id, incident.id)
+            await runtime.flight_failed(drone_id, incident, f"internal error: {exc!r}")
             return
         await self._return_home(drone_id, "task complete")
 
@@ -328,9 +328,14 @@ class FlightDirector:
         except asyncio.CancelledError:
             raise
         except FleetError as exc:
+            # The aircraft did not take our commands (e.g. its own failsafe is flying it
+            # home): say so, and follow it down.
             log.warning("return of %s failed: %s", drone_id, exc)
             await runtime.flight_event(
                 drone_id, EventType.COMMAND_RESULT, {"command": "return", "error": str(exc)}
+            )
+            self._sorties[drone_id] = asyncio.create_task(
+                self._follow_down(drone_id), name=f"failsafe-{drone_id}"
             )
         finally:
             self._returning.discard(drone_id)
