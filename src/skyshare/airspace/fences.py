@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
 # MAV_CMD ids (common.xml); the core does not import pymavlink.
 MAV_CMD_NAV_FENCE_RETURN_POINT = 5000
+ROUTE_CORRIDOR_M = 200.0  # no exclusion may be simplified into this much of the route
 MAV_CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION = 5001
 MAV_CMD_NAV_FENCE_POLYGON_VERTEX_EXCLUSION = 5002
 MAV_CMD_NAV_FENCE_CIRCLE_INCLUSION = 5003
@@ -201,7 +202,8 @@ def build_fence(
     ]
     if route is not None and len(route.waypoints) > 1:
         xs, ys = proj.to_metric([p.lon for p in route.waypoints], [p.lat for p in route.waypoints])
-        keep_out.append(shapely.LineString(np.column_stack([xs, ys])))
+        # A corridor, not just the line: the aircraft orbits and turns off the line.
+        keep_out.append(shapely.LineString(np.column_stack([xs, ys])).buffer(ROUTE_CORRIDOR_M))
     exclusions = [_Exclusion(z, keep_out) for z in zones]
 
     budget = limits.max_items - (1 if return_point else 0)
@@ -273,7 +275,9 @@ class _Exclusion:
             radius = shapely.minimum_bounding_radius(self.zone.geometry) + 1.0
             circle = (disc.centroid.x, disc.centroid.y, radius)
         # A circle that would swallow home or a return point cannot be used.
-        if any(Point(circle[:2]).distance(g) <= circle[2] for g in self.keep_out):
+        disc = Point(circle[:2]).buffer(circle[2], quad_segs=16)
+        added = disc.difference(self.zone.geometry).buffer(-1.0)  # slivers are not area
+        if any(added.intersects(g) for g in self.keep_out):
             return None
         return circle
 
@@ -293,8 +297,9 @@ class _Exclusion:
             if tolerance > 5_000:
                 candidate = outline.convex_hull.minimum_rotated_rectangle
                 break
-        hits = [g for g in self.keep_out if candidate.intersects(g) and not part.intersects(g)]
-        if hits:  # simplification swallowed home or the route: keep the exact outline
+        added = candidate.difference(outline)  # what simplifying outward added
+        hits = [g for g in self.keep_out if added.intersects(g)]
+        if hits:  # simplification reached home or the route: keep the exact outline
             return outline
         return candidate
 
