@@ -176,14 +176,19 @@ class AutopilotDialect:
         alt_m: float | None,
         clockwise: bool,
     ) -> None:
+        frame, alt = self.orbit_altitude(v, alt_m)
         await v.commands.int(
             mavlink.MAV_CMD_DO_ORBIT,
-            mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT,
+            frame,
             (radius_m if clockwise else -radius_m, velocity_mps, 0.0, math.nan),
             round(lat * 1e7),
             round(lon * 1e7),
-            math.nan if alt_m is None else alt_m,
+            alt,
         )
+
+    def orbit_altitude(self, v: Vehicle, alt_m: float | None) -> tuple[int, float]:
+        """The frame and altitude DO_ORBIT takes here (NaN: keep the current altitude)."""
+        return mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT, math.nan if alt_m is None else alt_m
 
     async def start_mission(self, v: Vehicle) -> None:
         if not v.telemetry.armed:

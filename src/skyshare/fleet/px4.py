@@ -143,6 +143,10 @@ class PX4Dialect(AutopilotDialect):
             self._amsl(v, alt_m),
         )
 
+    def orbit_altitude(self, v: Vehicle, alt_m: float | None) -> tuple[int, float]:
+        # PX4 takes the orbit's altitude above mean sea level.
+        return mavlink.MAV_FRAME_GLOBAL_INT, math.nan if alt_m is None else self._amsl(v, alt_m)
+
     async def orbit(
         self,
         v: Vehicle,
@@ -153,14 +157,7 @@ class PX4Dialect(AutopilotDialect):
         alt_m: float | None,
         clockwise: bool,
     ) -> None:
-        await v.commands.int(
-            mavlink.MAV_CMD_DO_ORBIT,
-            mavlink.MAV_FRAME_GLOBAL_INT,
-            (radius_m if clockwise else -radius_m, velocity_mps, 0.0, math.nan),
-            round(lat * 1e7),
-            round(lon * 1e7),
-            math.nan if alt_m is None else self._amsl(v, alt_m),
-        )
+        await super().orbit(v, lat, lon, radius_m, velocity_mps, alt_m, clockwise)
         await v.wait_telemetry(lambda t: t.mode == "ORBIT", "orbiting", v.config.mode_confirm_s)
 
     async def start_mission(self, v: Vehicle) -> None:
