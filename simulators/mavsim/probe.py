@@ -119,7 +119,8 @@ class Probe(asyncio.Protocol, asyncio.DatagramProtocol):
         return fut
 
     async def recv(self, kind: str, pred: Pred | None = None, timeout: float = 10.0) -> Any:
-        return await asyncio.wait_for(self.expect(kind, pred), timeout)
+        async with asyncio.timeout(timeout):
+            return await self.expect(kind, pred)
 
     async def command(
         self,
@@ -132,7 +133,8 @@ class Probe(asyncio.Protocol, asyncio.DatagramProtocol):
         p = [*params, *([0.0] * (7 - len(params)))]
         ack = self.expect("COMMAND_ACK", lambda m: m.command == command)
         self.send(mavlink.MAVLink_command_long_message(target, 1, command, 0, *p))
-        return await asyncio.wait_for(ack, timeout)
+        async with asyncio.timeout(timeout):
+            return await ack
 
     async def command_int(
         self,
@@ -151,7 +153,8 @@ class Probe(asyncio.Protocol, asyncio.DatagramProtocol):
         self.send(
             mavlink.MAVLink_command_int_message(target, 1, frame, command, 0, 0, *params, x, y, alt)
         )
-        return await asyncio.wait_for(ack, timeout)
+        async with asyncio.timeout(timeout):
+            return await ack
 
     def texts(self) -> list[str]:
         """STATUSTEXT texts received, chunks reassembled, trailing tabs kept."""

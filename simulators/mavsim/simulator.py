@@ -82,7 +82,8 @@ class Simulator:
             server.close()
         for server in self._servers:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(server.wait_closed(), 2.0)
+                async with asyncio.timeout(2.0):
+                    await server.wait_closed()
         self._servers.clear()
         self._transports.clear()
         for _, _, fut in self._waiters:

@@ -317,3 +317,42 @@ async def test_speed_change_is_accepted_and_flown(backend: Backend) -> None:
             lambda s: _dist(s, *near) < 40 and s.ground_speed_mps > 1.0, 120, "on the way back"
         )
         assert steady.ground_speed_mps < 2.4
+
+
+@pytest.mark.parametrize("exchange", ["command", "parameter", "fence"])
+async def test_a_cancelled_exchange_stays_cancelled_when_its_answer_arrives(
+    backend: Backend, exchange: str
+) -> None:
+    """A sortie recalled at the very moment the aircraft answers must stop there. With
+    ``asyncio.wait_for`` on Python 3.11 the answer won the race and the cancellation was
+    dropped: the recalled sortie went on flying its route beside the return."""
+    answers = {
+        "command": {mavlink.MAVLINK_MSG_ID_COMMAND_ACK},
+        "parameter": {mavlink.MAVLINK_MSG_ID_PARAM_VALUE},
+        "fence": {
+            mavlink.MAVLINK_MSG_ID_MISSION_REQUEST_INT,
+            mavlink.MAVLINK_MSG_ID_MISSION_REQUEST,
+        },
+    }[exchange]
+    async with backend.vehicle() as vehicle:
+        lat, lon = backend.homes[0]
+        corners = tuple(offset(lat, lon, b, 300.0) for b in (45.0, 135.0, 225.0, 315.0))
+        param = "FENCE_ENABLE" if vehicle.autopilot == "ardupilot" else "GF_ACTION"
+        exchanges = {
+            "command": lambda: vehicle.commands.long(
+                mavlink.MAV_CMD_REQUEST_MESSAGE, (float(mavlink.MAVLINK_MSG_ID_HOME_POSITION),)
+            ),
+            "parameter": lambda: vehicle.get_param(param),
+            "fence": lambda: vehicle.upload_fence(Fence(polygons=(FencePolygon(corners),))),
+        }
+        task = asyncio.create_task(exchanges[exchange]())
+        handle = vehicle.handle
+
+        def answered_then_cancelled(msg: object, msg_id: int, now: float) -> None:
+            handle(msg, msg_id, now)
+            if msg_id in answers:
+                task.cancel()  # in the same step as the answer, as a recall can land
+
+        vehicle.handle = answered_then_cancelled  # type: ignore[method-assign]
+        with pytest.raises(asyncio.CancelledError):
+            await task

@@ -117,7 +117,8 @@ class MqttBus:
         if self._intake is not None:
             self._tasks.append(asyncio.create_task(self._take_in(), name="mqtt-bus-intake"))
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._attempted.wait(), self._connect_timeout_s)
+            async with asyncio.timeout(self._connect_timeout_s):
+                await self._attempted.wait()
         if self._refused is not None:
             await self._cancel_tasks()
             raise BrokerRefused(
@@ -137,11 +138,13 @@ class MqttBus:
         self._closing = True
         if self._tasks and self._intake is not None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._inbox.join(), self._drain_timeout_s)
+                async with asyncio.timeout(self._drain_timeout_s):
+                    await self._inbox.join()
         self._stopped = True
         if self._connected.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._outbox.wait_empty(), self._drain_timeout_s)
+                async with asyncio.timeout(self._drain_timeout_s):
+                    await self._outbox.wait_empty()
         if len(self._outbox):
             log.warning("MQTT bus stopped with %d messages never sent", len(self._outbox))
         await self._cancel_tasks()
@@ -157,7 +160,8 @@ class MqttBus:
     async def wait_connected(self, timeout: float | None = None) -> bool:
         """True once connected (and subscribed, with intake); False if ``timeout`` passes."""
         try:
-            await asyncio.wait_for(self._connected.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._connected.wait()
         except TimeoutError:
             return False
         return True

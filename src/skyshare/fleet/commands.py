@@ -144,7 +144,8 @@ class CommandChannel:
                     deadline = sent_at + wait
                     while (remaining := deadline - time.monotonic()) > 0:
                         try:
-                            ack = await asyncio.wait_for(queue.get(), remaining)
+                            async with asyncio.timeout(remaining):
+                                ack = await queue.get()
                         except TimeoutError:
                             break
                         if ack.result == IN_PROGRESS:

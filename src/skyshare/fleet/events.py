@@ -109,7 +109,8 @@ class Subscription:
         return await self._queue.get()
 
     async def next(self, timeout_s: float | None = None) -> FleetEvent:
-        return await asyncio.wait_for(self._queue.get(), timeout_s)
+        async with asyncio.timeout(timeout_s):
+            return await self._queue.get()
 
     async def wait_for(
         self,
@@ -119,13 +120,11 @@ class Subscription:
     ) -> E:
         """The next event of type ``kind`` (matching ``predicate``); TimeoutError if none."""
 
-        async def match() -> E:
+        async with asyncio.timeout(timeout_s):
             while True:
                 event = await self._queue.get()
                 if isinstance(event, kind) and (predicate is None or predicate(event)):
                     return event
-
-        return await asyncio.wait_for(match(), timeout_s)
 
     def pending(self) -> list[FleetEvent]:
         """Events received and not yet consumed, without waiting."""

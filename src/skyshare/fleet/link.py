@@ -168,7 +168,8 @@ class FleetLink:
             future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._discovery_waiters.append(future)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(future, remaining)
+                async with asyncio.timeout(remaining):
+                    await future
 
     # ---- events ------------------------------------------------------------------------
 

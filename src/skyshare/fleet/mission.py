@@ -343,7 +343,8 @@ async def upload_items(vehicle: Vehicle, items: Sequence[MissionItem], mission_t
         vehicle.send(count_msg)
         while True:
             try:
-                msg = await asyncio.wait_for(inbox.get(), wait)
+                async with asyncio.timeout(wait):
+                    msg = await inbox.get()
             except TimeoutError:
                 if attempts >= cfg.mission_attempts:
                     raise CommandTimeout(
@@ -390,7 +391,8 @@ async def clear_items(vehicle: Vehicle, mission_type: int) -> None:
             deadline = loop.time() + wait
             while (remaining := deadline - loop.time()) > 0:
                 try:
-                    msg = await asyncio.wait_for(inbox.get(), remaining)
+                    async with asyncio.timeout(remaining):
+                        msg = await inbox.get()
                 except TimeoutError:
                     break
                 if msg.id != mavlink.MAVLINK_MSG_ID_MISSION_ACK:

@@ -407,7 +407,8 @@ class Vehicle:
             self._param_waiters.setdefault(name, []).append(future)
             self.send(message)
             try:
-                return await asyncio.wait_for(future, wait)
+                async with asyncio.timeout(wait):
+                    return await future
             except TimeoutError:
                 continue
             finally:

@@ -43,7 +43,8 @@ class SimulatedFleet:
             if self.child.stdin is not None:
                 self.child.stdin.close()
             try:
-                await asyncio.wait_for(self.child.wait(), 5)
+                async with asyncio.timeout(5):
+                    await self.child.wait()
             except TimeoutError:
                 self.child.kill()
                 await self.child.wait()
@@ -133,7 +134,8 @@ async def _spawn(config: SimConfig) -> tuple[asyncio.subprocess.Process, list[st
     assert child.stdin is not None and child.stdout is not None
     child.stdin.write((json.dumps(fields) + "\n").encode())
     await child.stdin.drain()
-    line = await asyncio.wait_for(child.stdout.readline(), 60)
+    async with asyncio.timeout(60):
+        line = await child.stdout.readline()
     if not line:
         raise RuntimeError(f"mavsim child exited with {await child.wait()}")
     return child, json.loads(line)["connections"]
