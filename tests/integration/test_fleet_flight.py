@@ -356,3 +356,34 @@ async def test_a_cancelled_exchange_stays_cancelled_when_its_answer_arrives(
         vehicle.handle = answered_then_cancelled  # type: ignore[method-assign]
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+async def test_telemetry_is_slow_on_the_ground_and_fast_once_armed(backend: Backend) -> None:
+    """A hundred docked aircraft at flight rates would swamp the ground station; an
+    airborne one must report often enough to monitor its conformance."""
+    if backend.autopilot != "ardupilot":
+        pytest.skip("PX4 streams by its MAVLink mode, not on request")
+    async with backend.vehicle() as vehicle:
+        boot_ms: list[int] = []
+        handle = vehicle.handle
+
+        def counting(msg: object, msg_id: int, now: float) -> None:
+            handle(msg, msg_id, now)
+            if msg_id == mavlink.MAVLINK_MSG_ID_GLOBAL_POSITION_INT:
+                boot_ms.append(msg.time_boot_ms)  # type: ignore[attr-defined]
+
+        async def rate_hz(samples: int) -> float:
+            """Position reports per second of vehicle time, over ``samples`` reports."""
+            boot_ms.clear()
+            await vehicle.wait_for(lambda _: len(boot_ms) > samples, 120, "position reports")
+            return samples / ((boot_ms[samples] - boot_ms[0]) / 1000)
+
+        vehicle.handle = counting  # type: ignore[method-assign]
+        await vehicle.wait_ready(timeout_s=120)
+        await rate_hz(2)  # let the idle rates, asked for on discovery, take hold
+        idle = await rate_hz(4)
+        await _airborne(vehicle, 10)
+        await rate_hz(5)
+        flying = await rate_hz(20)
+        assert idle == pytest.approx(1.0, rel=0.3)
+        assert flying == pytest.approx(10.0, rel=0.3)

@@ -1,25 +1,27 @@
 """Figure 3 of ``skyshare bench dispatch``: incident POST to the first MAVLink command on
 the wire, under auto-launch, at a steady rate of incidents.
 
-The whole live path runs: HTTP (uvicorn, httpx) -> validation -> dispatcher -> SQLite
+The whole live path runs: HTTP (uvicorn) -> validation -> dispatcher -> SQLite
 transaction -> event bus -> flight director -> route and fence -> fleet link, stamped
 when the first command for the launching vehicle is written to its TCP socket. mavsim
-runs in a child process, as real aircraft are not on the control system's CPU. The
-same-run baseline is an authenticated ``GET /api/v1/sites`` round trip under the same
-load: the floor of the HTTP stack.
+runs in a child process, as real aircraft are not on the control system's CPU, and so
+does the load generator (``loadgen``), as control rooms are not. The same-run baseline
+is an authenticated ``GET /api/v1/sites`` round trip under the same load: the floor of
+the HTTP stack.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import uvicorn
 
@@ -84,51 +86,29 @@ async def _measure(n: int, rate_hz: float, seed: int) -> dict[str, Any]:
         first_seen.clear()
         rng = random.Random(seed)
         area = runtime.world.area
-        points = []
-        while len(points) < n:  # calls spread over London, inside the service area
+        calls = []
+        while len(calls) < n:  # calls spread over London, inside the service area
             lat, lon = rng.uniform(51.30, 51.68), rng.uniform(-0.48, 0.30)
             if area.contains(lat, lon):
-                points.append((lat, lon))
-        posted: dict[str, float] = {}
-        drone_of: dict[str, str] = {}
-        floor: list[float] = []
+                calls.append({"lat": lat, "lon": lon, "external_id": f"bench-{seed}-{len(calls)}"})
+        spec = {"base": base, "key": KEY, "rate_hz": rate_hz, "calls": calls}
         try:
-            async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": KEY}) as client:
-
-                async def post(i: int, lat: float, lon: float) -> None:
-                    start = time.perf_counter()
-                    r = await client.post(
-                        "/api/v1/incidents",
-                        json={
-                            "agency": "police",
-                            "priority": "P1",
-                            "kind": "burglary",
-                            "lat": lat,
-                            "lon": lon,
-                            "external_id": f"bench-{seed}-{i}",
-                        },
-                    )
-                    body = r.json()
-                    if body.get("proposal") and body["status"] == "dispatched":
-                        posted[body["id"]] = start
-                        drone_of[body["id"]] = body["proposal"]["drone_id"]
-
-                async def probe() -> None:
-                    start = time.perf_counter()
-                    await client.get("/api/v1/sites")
-                    floor.append(time.perf_counter() - start)
-
-                tasks = []
-                t0 = time.perf_counter()
-                for i, (lat, lon) in enumerate(points):
-                    await asyncio.sleep(max(0.0, t0 + i / rate_hz - time.perf_counter()))
-                    tasks.append(asyncio.create_task(post(i, lat, lon)))
-                    tasks.append(asyncio.create_task(probe()))
-                await asyncio.gather(*tasks)
-                deadline = time.perf_counter() + 10
-                wanted = {fleet.system_ids[d] for d in drone_of.values()}
-                while time.perf_counter() < deadline and not wanted <= set(first_seen):
-                    await asyncio.sleep(0.05)
+            client = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "skyshare.benchmarks.loadgen",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+            )
+            out, _ = await client.communicate(json.dumps(spec).encode())
+            if client.returncode != 0:
+                raise RuntimeError(f"load generator exited with {client.returncode}")
+            load = json.loads(out)
+            launched = [c for c in load["posted"] if c["status"] == "dispatched" and c["drone_id"]]
+            wanted = {fleet.system_ids[c["drone_id"]] for c in launched}
+            deadline = time.perf_counter() + 10
+            while time.perf_counter() < deadline and not wanted <= set(first_seen):
+                await asyncio.sleep(0.05)
         finally:
             FleetLink.send_to = original  # type: ignore[method-assign]
             server.should_exit = True
@@ -136,11 +116,11 @@ async def _measure(n: int, rate_hz: float, seed: int) -> dict[str, Any]:
             await fleet.stop()
             await runtime.shutdown()
     latencies = [
-        first_seen[fleet.system_ids[drone_of[i]]] - posted[i]
-        for i in posted
-        if fleet.system_ids[drone_of[i]] in first_seen
+        first_seen[fleet.system_ids[c["drone_id"]]] - c["sent"]
+        for c in launched
+        if fleet.system_ids[c["drone_id"]] in first_seen
     ]
-    return {"latencies": latencies, "floor": floor, "launched": len(posted), "posted": n}
+    return {"latencies": latencies, "floor": load["floor"], "launched": len(launched), "posted": n}
 
 
 def launch_latency_figures(quick: bool) -> tuple[list[Figure], dict[str, Any]]:

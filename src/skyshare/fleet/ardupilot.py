@@ -105,13 +105,7 @@ class ArduCopterDialect(AutopilotDialect):
         cfg = v.config
         if not cfg.request_streams:
             return
-        for stream_id, kind in _STREAMS:
-            rate = cfg.position_rate_hz if kind == "position" else cfg.status_rate_hz
-            v.send(
-                mavlink.MAVLink_request_data_stream_message(
-                    v.system_id, v.component_id, stream_id, max(1, round(rate)), 1
-                )
-            )
+        self._request_streams(v)
         # Not in Copter's stream groups: ask for them by message (answers are not awaited).
         for message_id, rate in _BY_INTERVAL:
             v.send(
@@ -123,6 +117,25 @@ class ArduCopterDialect(AutopilotDialect):
                     float(message_id),
                     1e6 / (rate or cfg.status_rate_hz),
                     *(0.0,) * 5,
+                )
+            )
+
+    def on_armed_changed(self, v: Vehicle) -> None:
+        if v.config.request_streams:
+            self._request_streams(v)
+
+    def _request_streams(self, v: Vehicle) -> None:
+        """Flight rates while armed, idle rates on the ground disarmed."""
+        cfg = v.config
+        armed = v.telemetry.armed
+        for stream_id, kind in _STREAMS:
+            if kind == "position":
+                rate = cfg.position_rate_hz if armed else cfg.idle_position_rate_hz
+            else:
+                rate = cfg.status_rate_hz if armed else cfg.idle_status_rate_hz
+            v.send(
+                mavlink.MAVLink_request_data_stream_message(
+                    v.system_id, v.component_id, stream_id, max(1, round(rate)), 1
                 )
             )
 

@@ -114,6 +114,9 @@ class AutopilotDialect:
     async def on_link_restored(self, v: Vehicle) -> None:
         await self.on_discovered(v)
 
+    def on_armed_changed(self, v: Vehicle) -> None:
+        """Called when the vehicle arms or disarms (e.g. to change telemetry rates)."""
+
     def prepare_mission(self, v: Vehicle, items: list[MissionItem]) -> list[MissionItem]:
         return items
 

@@ -587,6 +587,7 @@ def _on_heartbeat(v: Vehicle, msg: Any, now: float) -> None:
     if armed != t.armed:
         t.armed = armed
         v.emit(Armed(v.system_id, now) if armed else Disarmed(v.system_id, now))
+        v.dialect.on_armed_changed(v)
         if armed:  # ArduPilot (and PX4) move home to where the vehicle arms
             v.request_message(mavlink.MAVLINK_MSG_ID_HOME_POSITION)
     if not t.landed_reported:
