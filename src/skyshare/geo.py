@@ -24,6 +24,14 @@ class Projection:
         self.crs = crs
         self._forward = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
         self._inverse = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+        self.prepare()
+
+    def prepare(self) -> None:
+        """Build the calling thread's PROJ pipelines now. pyproj makes them per thread, on
+        first use, at about 150 ms each: a service calls this on its event loop's thread at
+        start-up, or its first incident and first launch pay for it."""
+        self._forward.transform(0.0, 51.5)
+        self._inverse.transform(0.0, 0.0)
 
     def to_metric(self, lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray, NDArray]:
         """Degrees (lon, lat) to metres (x east, y north)."""

@@ -1,0 +1,193 @@
+"""Persistence and publication: every state change is built under one lock, written with
+its audit events in one transaction, and only then published and acted on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from skyshare.dispatch import DroneState
+from skyshare.domain import Assignment, Incident
+from skyshare.domain.events import Event, EventType
+from skyshare.runtime.fleet_book import FleetBook
+from skyshare.runtime.state import IncidentView, RuntimeState
+from skyshare.store import StoredRestriction, Tx
+
+
+@dataclass
+class Change:
+    """One transaction's worth of state change, built under the lock, then committed."""
+
+    incidents: list[Incident] = field(default_factory=list)
+    new_incident: Incident | None = None
+    assignments: list[Assignment] = field(default_factory=list)
+    drones: set[str] = field(default_factory=set)
+    events: list[Event] = field(default_factory=list)
+    launches: list[tuple[Incident, Assignment]] = field(default_factory=list)
+    recalls: list[tuple[str, str]] = field(default_factory=list)
+
+
+class Changes(RuntimeState):
+    """The lock, the write, the open-incident cache, publication and commands."""
+
+    @asynccontextmanager
+    async def _exclusive(self) -> AsyncIterator[_Pending]:
+        """One decision at a time. The lock is released before the write is durable (see
+        StoreWorker); if the write then fails, the drones this change set are put back."""
+        async with self._lock:
+            pending = _Pending(self.fleet)
+            try:
+                yield pending
+            except BaseException:
+                pending.abandon()
+                raise
+            pending.seal()
+        if pending.written is None:
+            return
+        try:
+            await pending.written
+        except BaseException:
+            pending.undo()
+            self._forget(pending)
+            raise
+        pending.committed = list(pending.events)
+        await self._publish(pending.committed)
+        await self._act(pending)
+
+    async def _commit(
+        self,
+        change: _Pending,
+        *,
+        restriction: StoredRestriction | None = None,
+        lifted: tuple[str, datetime] | None = None,
+        wait: bool = False,
+    ) -> None:
+        """Queue the change's write. It is awaited when the lock is released (or here, with
+        ``wait``), and the change is published and acted on only once it is durable."""
+        now = self.clock.now()
+        drones = [self.fleet.record(d, now) for d in sorted(change.drones)]
+
+        def write(tx: Tx) -> None:
+            if change.new_incident is not None:
+                tx.add_incident(_latest(change.incidents, change.new_incident))
+            for incident in _unique_latest(change.incidents):
+                if change.new_incident is None or incident.id != change.new_incident.id:
+                    tx.update_incident(incident)
+            for assignment in _unique_latest(change.assignments):
+                tx.save_assignment(assignment)
+            for state in drones:
+                tx.save_drone_state(state)
+            if restriction is not None:
+                tx.save_restriction(restriction)
+            if lifted is not None:
+                tx.end_restriction(*lifted)
+            for event in change.events:
+                tx.append(event)
+
+        change.written = self.writer.write(write)
+        self._remember(change)
+        if wait:
+            await change.written
+
+    def _remember(self, change: Change) -> None:
+        """Bring the open-incident cache up to the change just queued for writing."""
+        incidents = {i.id: i for i in _unique_latest(change.incidents)}
+        if change.new_incident is not None and change.new_incident.id not in incidents:
+            incidents[change.new_incident.id] = change.new_incident
+        assignments: dict[str, list[Assignment]] = {}
+        for a in _unique_latest(change.assignments):
+            assignments.setdefault(a.incident_id, []).append(a)
+        for incident_id in {*incidents, *assignments}:
+            known = self._open.get(incident_id)
+            incident = incidents.get(incident_id) or (known.incident if known else None)
+            if incident is None:
+                continue  # not cached and not in this change: the store has it
+            merged = {a.id: a for a in (known.assignments if known else [])}
+            merged.update({a.id: a for a in assignments.get(incident_id, [])})
+            if incident.status.is_open:
+                self._open[incident_id] = IncidentView(incident, list(merged.values()))
+            else:
+                self._open.pop(incident_id, None)
+
+    def _forget(self, change: Change) -> None:
+        """A write failed: drop what the cache learnt from it; the store is the truth."""
+        ids = {i.id for i in change.incidents} | {a.incident_id for a in change.assignments}
+        if change.new_incident is not None:
+            ids.add(change.new_incident.id)
+        for incident_id in ids:
+            self._open.pop(incident_id, None)
+
+    async def _publish(self, events: list[Event]) -> None:
+        for event in events:
+            await self.bus.publish(event)
+
+    async def _act(self, change: _Pending) -> None:
+        """After the commit: command the aircraft."""
+        if self.flights is None or not change.committed:
+            return
+        for drone_id, reason in change.recalls:
+            await self.flights.recall(drone_id, reason)
+        for drone_id, _ in change.recalls:
+            self._launched.discard(drone_id)
+        for incident, assignment in change.launches:
+            self._launched.add(assignment.drone_id)
+            await self.flights.launch(incident, assignment)
+
+    def _event(
+        self, kind: EventType, actor: str, incident: Incident, data: dict[str, Any]
+    ) -> Event:
+        return Event(kind, self.clock.now(), actor, incident.id, incident.agency, data)
+
+
+class _Pending(Change):
+    """A change in progress, able to undo its effect on the in-memory fleet."""
+
+    def __init__(self, fleet: FleetBook) -> None:
+        super().__init__()
+        self._fleet = fleet
+        self._snapshot = fleet.snapshot()
+        self._set: dict[str, tuple[DroneState, DroneState]] = {}
+        self.written: asyncio.Future[None] | None = None
+        self.committed: list[Event] = []
+
+    def abandon(self) -> None:
+        """Still under the lock: put the whole fleet picture back."""
+        self._fleet.restore(self._snapshot)
+        self.written = None
+        self.committed = []
+        self.launches.clear()
+        self.recalls.clear()
+
+    def seal(self) -> None:
+        """Remember which drones this change set, and to what (before the lock goes)."""
+        before, _ = self._snapshot
+        self._set = {
+            d: (old, self._fleet[d]) for d, old in before.items() if self._fleet[d] is not old
+        }
+
+    def undo(self) -> None:
+        """The write failed after the lock went: put back the drones this change set,
+        unless a later change has set them since."""
+        for drone_id, (old, new) in self._set.items():
+            if self._fleet[drone_id] is new:
+                self._fleet.set(old)
+        self.committed = []
+        self.launches.clear()
+        self.recalls.clear()
+
+
+def _latest(items: list[Incident], new: Incident) -> Incident:
+    return next((i for i in reversed(items) if i.id == new.id), new)
+
+
+def _unique_latest(items: list[Any]) -> list[Any]:
+    """The last version of each record, in first-seen order."""
+    latest: dict[str, Any] = {}
+    for item in items:
+        latest[item.id] = item
+    return list(latest.values())

@@ -1,0 +1,291 @@
+"""Flight hooks: what ``runtime.flights`` reports about a sortie, turned into state."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from skyshare.airspace import Route
+from skyshare.airspace.conformance import ExcursionTracker
+from skyshare.airspace.restrictions import ActiveFlight
+from skyshare.domain import (
+    Assignment,
+    AssignmentStatus,
+    DroneStatus,
+    GeoPoint,
+    Incident,
+    IncidentStatus,
+)
+from skyshare.domain.events import Event, EventType
+from skyshare.runtime.airspace_control import AirspaceControl
+from skyshare.runtime.changes import Change
+from skyshare.runtime.decisions import Decisions
+from skyshare.runtime.state import DISPATCHER, LIVE
+
+CHARGE_PCT_PER_S = 100.0 / 2400.0  # a dock fills a pack in about 40 minutes
+
+
+class FlightHooks(Decisions, AirspaceControl):
+    """Called by ``runtime.flights`` as a sortie launches, arrives, returns, lands or fails."""
+
+    async def flight_event(self, drone_id: str, kind: EventType, data: dict[str, Any]) -> None:
+        """Record something that happened to a drone (a command, a warning). It changes no
+        state, so it is appended to the audit log without waiting for the decision lock."""
+        event = self._drone_event(kind, drone_id, data)
+
+        await self.writer.write(lambda tx: tx.append(event))
+        await self._publish([event])
+
+    async def flight_started(self, drone_id: str, incident: Incident, route: Route) -> None:
+        async with self._exclusive() as change:
+            self.fleet.update(drone_id, status=DroneStatus.EN_ROUTE)
+            self._routes[drone_id] = ActiveFlight(
+                drone_id, incident.agency, route, self.airspace_permissions()
+            )
+            self._trackers[drone_id] = ExcursionTracker(drone_id)
+            await self._task_status(change, drone_id, AssignmentStatus.ACTIVE, None)
+            change.events.append(
+                self._drone_event(
+                    EventType.DRONE_LAUNCHED,
+                    drone_id,
+                    {
+                        "incident_id": incident.id,
+                        "route_length_m": round(route.length_m),
+                        "cruise_alt_m": route.cruise_alt_m,
+                        "zones_skirted": list(route.zones_skirted),
+                        "waypoints": [[w.lat, w.lon] for w in route.waypoints],
+                    },
+                )
+            )
+            await self._commit(change)
+
+    async def flight_on_scene(self, drone_id: str, incident: Incident) -> None:
+        async with self._exclusive() as change:
+            self.fleet.update(drone_id, status=DroneStatus.ON_SCENE)
+            await self._task_status(change, drone_id, None, IncidentStatus.ON_SCENE)
+            change.events.append(
+                self._drone_event(EventType.DRONE_ON_SCENE, drone_id, {"incident_id": incident.id})
+            )
+            await self._commit(change)
+
+    async def flight_returning(self, drone_id: str, reason: str) -> None:
+        """Heading for a dock: the task (if any) is done and the drone may be re-tasked."""
+        async with self._exclusive() as change:
+            await self._task_status(change, drone_id, AssignmentStatus.COMPLETED, None)
+            self.fleet.update(
+                drone_id, status=DroneStatus.RETURNING, task_incident_id=None, task_priority=None
+            )
+            self._routes.pop(drone_id, None)
+            change.drones.add(drone_id)
+            change.events.append(
+                self._drone_event(EventType.DRONE_RETURNING, drone_id, {"reason": reason})
+            )
+            await self._commit(change)
+
+    async def flight_landed(self, drone_id: str) -> None:
+        async with self._exclusive() as change:
+            self.fleet.release(drone_id, status=DroneStatus.CHARGING)
+            self._launched.discard(drone_id)
+            self._trackers.pop(drone_id, None)
+            change.drones.add(drone_id)
+            change.events.append(
+                self._drone_event(
+                    EventType.DRONE_LANDED,
+                    drone_id,
+                    {"battery_pct": round(self.fleet[drone_id].battery_pct, 1)},
+                )
+            )
+            await self._commit(change)
+
+    async def flight_failed(self, drone_id: str, incident: Incident, reason: str) -> None:
+        """The sortie could not go on (a command refused, no legal route): the incident
+        is offered to the next drone and this one comes home or stays docked."""
+        await self._lose_drone(drone_id, EventType.COMMAND_RESULT, reason, DroneStatus.RETURNING)
+
+    async def link_lost(self, drone_id: str, silent_s: float) -> None:
+        """No telemetry: the incident is reassigned at once; the aircraft's own failsafe
+        brings it home, and it is offline until its link is back."""
+        await self._lose_drone(
+            drone_id, EventType.LINK_LOST, f"no telemetry for {silent_s:.1f} s", DroneStatus.OFFLINE
+        )
+
+    async def request_relief(self, incident_id: str, drone_id: str) -> Assignment | None:
+        """The drone on scene is running low and the call still needs cover: send the best
+        other drone at once (the overwatch was approved already). None if none can come."""
+        async with self._exclusive() as change:
+            view = await self.incident(incident_id)
+            if not view.incident.status.is_open:
+                return None
+            busy = {a.drone_id for a in view.assignments if a.status in LIVE} | {drone_id}
+            proposal = self.dispatcher.propose(
+                view.incident, self.fleet.view, self.clock.now(), exclude=busy
+            )
+            assignment = proposal.assignment(f"asg-{uuid.uuid4().hex[:12]}")
+            if assignment is None or proposal.displaced is not None:
+                change.events.append(
+                    self._event(
+                        EventType.DISPATCH_ESCALATED,
+                        DISPATCHER,
+                        view.incident,
+                        {
+                            "reason": f"{drone_id} needs relief and no drone can come: "
+                            f"{proposal.unserved_reason or 'only by preemption'}"
+                        },
+                    )
+                )
+                await self._commit(change)
+                return None
+            self.fleet.hold(assignment.drone_id, incident_id, view.incident.priority)
+            change.drones.add(assignment.drone_id)
+            change.events.append(
+                self._event(
+                    EventType.DISPATCH_PROPOSED,
+                    DISPATCHER,
+                    view.incident,
+                    {
+                        "assignment_id": assignment.id,
+                        "drone_id": assignment.drone_id,
+                        "eta_s": assignment.eta_s,
+                        "relief_for": drone_id,
+                        "reason": assignment.reason,
+                    },
+                )
+            )
+            _, launched = self._launch(
+                change, view.incident, assignment, DISPATCHER, EventType.DISPATCH_AUTO_APPROVED
+            )
+            change.incidents.append(view.incident)  # it stays on scene meanwhile
+            await self._commit(change)
+        return launched
+
+    async def _lose_drone(
+        self, drone_id: str, kind: EventType, reason: str, airborne_status: DroneStatus
+    ) -> None:
+        async with self._exclusive() as change:
+            state = self.fleet[drone_id]
+            incident_id = state.task_incident_id
+            change.events.append(
+                self._drone_event(kind, drone_id, {"reason": reason, "incident_id": incident_id})
+            )
+            on_dock = state.status in (
+                DroneStatus.LAUNCHING,
+                DroneStatus.DOCKED,
+                DroneStatus.CHARGING,
+            )
+            if kind is EventType.LINK_LOST:
+                self.fleet.update(
+                    drone_id, status=DroneStatus.OFFLINE, task_incident_id=None, task_priority=None
+                )
+            elif on_dock:
+                self.fleet.release(drone_id)
+            else:
+                self.fleet.update(
+                    drone_id, status=airborne_status, task_incident_id=None, task_priority=None
+                )
+            self._routes.pop(drone_id, None)
+            self._launched.discard(drone_id)
+            change.drones.add(drone_id)
+            if incident_id is not None:
+                view = await self.incident(incident_id)
+                for a in view.assignments:
+                    if a.status in LIVE and a.drone_id == drone_id:
+                        change.assignments.append(replace(a, status=AssignmentStatus.CANCELLED))
+                if view.incident.status.is_open:
+                    tried = {a.drone_id for a in view.assignments} | {drone_id}
+                    await self._decide(
+                        change, replace(view.incident, status=IncidentStatus.RECEIVED), tried
+                    )
+            await self._commit(change)
+
+    async def note_telemetry(
+        self, drone_id: str, vehicle: Any, now: datetime, elapsed_s: float
+    ) -> None:
+        """Live position and battery into the fleet picture (not the audit log); a drone on
+        a dock charges there."""
+        state = self.fleet[drone_id]
+        if state.status is DroneStatus.CHARGING:
+            battery = min(100.0, state.battery_pct + CHARGE_PCT_PER_S * elapsed_s)
+            status = DroneStatus.DOCKED if battery >= 100.0 else DroneStatus.CHARGING
+            self.fleet.update(drone_id, battery_pct=battery, status=status)
+            return
+        if vehicle is None or vehicle.lat is None or vehicle.lon is None:
+            return
+        changes: dict[str, Any] = {}
+        if vehicle.battery_pct is not None:
+            changes["battery_pct"] = max(0.0, min(100.0, float(vehicle.battery_pct)))
+        if state.status not in (DroneStatus.DOCKED, DroneStatus.LAUNCHING):
+            changes["position"] = GeoPoint(vehicle.lat, vehicle.lon, vehicle.alt_rel_m or 0.0)
+        if changes:
+            self.fleet.update(drone_id, **changes)
+
+    async def check_conformance(self, now: datetime) -> list[str]:
+        """Every flight against the airspace its agency may use; an excursion raises a
+        GEOFENCE_BREACH event, a non-conforming flight a CONFORMANCE_ALERT (ASTM F3548
+        figures). Returns the drones newly out of bounds."""
+        breaches = []
+        for drone_id, flight in list(self._routes.items()):
+            p = self.fleet[drone_id].position
+            check = self.airspace.check(
+                p.lat, p.lon, p.alt_m, flight.agency, at=now, permissions=flight.permissions
+            )
+            zone = check.breaches[0].zone_id if check.breaches else None
+            tracker = self._trackers.setdefault(drone_id, ExcursionTracker(drone_id))
+            verdict = tracker.update(now.timestamp(), not check.allowed, zone)
+            if verdict.changed or (not check.allowed and verdict.excursion_s == 0):
+                kind = (
+                    EventType.GEOFENCE_BREACH
+                    if not check.allowed and verdict.excursion_s == 0
+                    else EventType.CONFORMANCE_ALERT
+                )
+                await self.flight_event(
+                    drone_id,
+                    kind,
+                    {
+                        "status": str(verdict.status),
+                        "zone_id": zone,
+                        "reason": verdict.reason,
+                        "reasons": list(check.reasons),
+                        "lat": p.lat,
+                        "lon": p.lon,
+                        "alt_m": p.alt_m,
+                    },
+                )
+                if kind is EventType.GEOFENCE_BREACH:
+                    breaches.append(drone_id)
+        return breaches
+
+    async def _task_status(
+        self,
+        change: Change,
+        drone_id: str,
+        assignment: AssignmentStatus | None,
+        incident: IncidentStatus | None,
+    ) -> None:
+        task = self.fleet[drone_id].task_incident_id
+        if task is None:
+            return
+        view = await self.incident(task)
+        if assignment is not None:
+            for a in view.assignments:
+                # A provisional flight stays a proposal until an operator approves it.
+                unapproved = a.status is AssignmentStatus.PROPOSED
+                if (
+                    a.drone_id == drone_id
+                    and a.status in LIVE
+                    and not (unapproved and assignment is AssignmentStatus.ACTIVE)
+                ):
+                    change.assignments.append(replace(a, status=assignment))
+        if incident is not None and view.incident.status.is_open:
+            change.incidents.append(replace(view.incident, status=incident))
+        change.drones.add(drone_id)
+
+    def _drone_event(self, kind: EventType, drone_id: str, data: dict[str, Any]) -> Event:
+        task = self.fleet[drone_id].task_incident_id
+        agency = self.network.drones[drone_id].owner
+        return Event(
+            kind, self.clock.now(), "fleet", drone_id, agency, {"task_incident_id": task, **data}
+        )
+
+    # --- decisions (under the lock) --------------------------------------------------

@@ -1,0 +1,95 @@
+"""Intake: a call from the API or a CAD feed becomes an incident with a proposal."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from skyshare.domain import Assignment, GeoPoint, Incident, InputError
+from skyshare.domain.events import EventType
+from skyshare.intake import IncidentRequest, parse_incident_request
+from skyshare.runtime.decisions import Decisions
+from skyshare.store import DuplicateIncident
+
+
+@dataclass(frozen=True)
+class Submission:
+    incident: Incident
+    assignment: Assignment | None
+    created: bool
+
+
+class Intake(Decisions):
+    """Receiving calls; a repeat of a known call is answered, not recorded again."""
+
+    async def submit(self, payload: Mapping[str, Any], *, actor: str) -> Submission:
+        """Validate a call, record it and propose a drone; idempotent on external_id."""
+        request = parse_incident_request(payload, self.network, self.world.area)
+        # A repeat of an open call is answered from memory. A repeat of an older one is
+        # refused by the database's unique (agency, external_id) and answered below, so
+        # that a new call costs no read.
+        existing = next(
+            (
+                v.incident
+                for v in self._open.values()
+                if request.external_id is not None
+                and (v.incident.agency, v.incident.external_id)
+                == (request.agency, request.external_id)
+            ),
+            None,
+        )
+        if existing is not None:
+            return await self._existing(existing)
+        try:
+            return await self._receive(request, actor)
+        except DuplicateIncident as dup:  # sent twice at once: the database kept the first
+            return await self._existing(dup.existing)
+
+    async def _receive(self, request: IncidentRequest, actor: str) -> Submission:
+        async with self._exclusive() as change:
+            now = self.clock.now()
+            incident = Incident(
+                id=f"inc-{uuid.uuid4().hex[:12]}",
+                agency=request.agency,
+                priority=request.priority,
+                kind=request.kind,
+                position=GeoPoint(request.lat, request.lon),
+                received_at=now,
+                borough=request.borough,
+                description=request.description,
+                external_id=request.external_id,
+            )
+            change.new_incident = incident
+            change.events.append(
+                self._event(
+                    EventType.INCIDENT_RECEIVED,
+                    actor,
+                    incident,
+                    {
+                        "priority": incident.priority.label,
+                        "kind": incident.kind,
+                        "lat": incident.position.lat,
+                        "lon": incident.position.lon,
+                        "borough": incident.borough,
+                        "external_id": incident.external_id,
+                    },
+                )
+            )
+            incident, assignment = await self._decide(change, incident, exclude=set())
+            await self._commit(change)
+        return Submission(incident, assignment, created=True)
+
+    async def intake_from_cad(self, agency: str, payload: dict[str, Any]) -> Incident:
+        """The MQTT door: the topic names the agency, and the payload may not contradict it."""
+        if payload.get("agency", agency) != agency:
+            raise InputError(
+                "agency", f"{payload['agency']!r} does not match the topic's agency {agency!r}"
+            )
+        submission = await self.submit({**payload, "agency": agency}, actor=f"cad:{agency}")
+        return submission.incident
+
+    async def _existing(self, incident: Incident) -> Submission:
+        view = await self.incident(incident.id)
+        return Submission(incident, view.current, created=False)

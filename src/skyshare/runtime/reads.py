@@ -1,0 +1,52 @@
+"""Reading the live state: the network, the fleet and incidents (open ones from memory)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from skyshare.dispatch import DroneState
+from skyshare.domain import Incident, Network
+from skyshare.runtime.state import IncidentView, NotFound, RuntimeState
+
+T = TypeVar("T")
+
+
+class Reads(RuntimeState):
+    """Reads; none takes the decision lock."""
+
+    async def _io(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A blocking store read, in order after every write queued before it."""
+        return await self.writer.read(fn, *args, **kwargs)
+
+    @property
+    def network(self) -> Network:
+        return self.world.network
+
+    def boroughs_geojson(self, tolerance_m: float = 40.0) -> dict[str, Any]:
+        """Borough outlines in WGS84, simplified for drawing (computed once)."""
+        if self._boroughs_geojson is None:
+            self._boroughs_geojson = self.world.area.to_geojson(tolerance_m)
+        return self._boroughs_geojson
+
+    def drones(self) -> list[DroneState]:
+        return list(self.fleet)
+
+    async def incident(self, incident_id: str) -> IncidentView:
+        """An open incident from memory (this runtime is its only writer); any other from
+        the store."""
+        cached = self._open.get(incident_id)
+        if cached is not None:
+            return cached
+        incident = await self._io(self.store.get_incident, incident_id)
+        if incident is None:
+            raise NotFound(incident_id)
+        assignments = await self._io(self.store.assignments_for, incident_id)
+        return IncidentView(incident, assignments)
+
+    async def incidents(
+        self, *, agency: str | None = None, open_only: bool = False, limit: int = 200
+    ) -> list[Incident]:
+        return await self._io(
+            self.store.list_incidents, agency=agency, open_only=open_only, limit=limit
+        )

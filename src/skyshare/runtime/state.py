@@ -1,0 +1,75 @@
+"""The live state every part of the runtime works on, and the words they share for it."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from skyshare.airspace import AirspaceMap
+from skyshare.airspace.conformance import ExcursionTracker
+from skyshare.airspace.restrictions import ActiveFlight
+from skyshare.bus import Bus
+from skyshare.config import Settings
+from skyshare.dispatch import AirspaceRouter, Dispatcher
+from skyshare.domain import Assignment, AssignmentStatus, Incident
+from skyshare.runtime.clock import Clock
+from skyshare.runtime.fleet_book import FleetBook
+from skyshare.runtime.store_worker import StoreWorker
+from skyshare.runtime.world import World
+from skyshare.store import Store
+
+DISPATCHER = "dispatcher"
+LIVE = (AssignmentStatus.PROPOSED, AssignmentStatus.APPROVED, AssignmentStatus.ACTIVE)
+
+
+class NotFound(LookupError):
+    """No such incident."""
+
+
+class Conflict(RuntimeError):
+    """The request does not fit the incident's current state (e.g. approving a closed call)."""
+
+
+class FlightControl(Protocol):
+    """What flies the aircraft (``runtime.flights``); absent, approvals stop at the dock."""
+
+    async def launch(self, incident: Incident, assignment: Assignment) -> None: ...
+
+    async def recall(self, drone_id: str, reason: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    incident: Incident
+    assignments: list[Assignment]
+
+    @property
+    def current(self) -> Assignment | None:
+        live = [a for a in self.assignments if a.status in LIVE]
+        return live[-1] if live else None
+
+
+class RuntimeState:
+    """What ``Runtime.__init__`` sets up; each part of the runtime reads and changes it."""
+
+    world: World
+    store: Store
+    bus: Bus
+    clock: Clock
+    settings: Settings
+    airspace: AirspaceMap
+    fleet: FleetBook
+    router: AirspaceRouter
+    dispatcher: Dispatcher
+    flights: FlightControl | None
+    _routes: dict[str, ActiveFlight]  # drone id -> the route it is flying
+    _lock: asyncio.Lock
+    writer: StoreWorker  # every store call, in order, off the event loop
+    _escalated: set[str]
+    _launched: set[str]  # drones given a sortie and not yet back or recalled
+    # Open incidents with their assignments, as last written: decisions read these
+    # instead of waiting for the store behind queued writes.
+    _open: dict[str, IncidentView]
+    _trackers: dict[str, ExcursionTracker]
+    _boroughs_geojson: dict[str, Any] | None
