@@ -83,6 +83,19 @@ class AirspaceRouter:
             horizon_s=self.horizon_s,
         )
 
+    def prepare(self, starts: list[GeoPoint], agency: str, *, at: datetime) -> None:
+        """Build, once, what every decision for ``agency`` uses: what each of ``starts``
+        (the docks) sees around the zones, and the zones ``clear_segments`` checks."""
+        self._tree(agency, at)
+        self.airspace.router.prepare(
+            self.airspace,
+            starts,
+            agency,
+            at=at,
+            permissions=self.permissions.get(agency, frozenset()),
+            horizon_s=self.horizon_s,
+        )
+
     def epoch(self, at: datetime) -> Hashable:
         """What routes depend on besides their ends: the map (its identity and version)
         and which of its timed zones are active within the horizon."""

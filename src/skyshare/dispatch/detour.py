@@ -49,18 +49,19 @@ def route_length_bounds(
     """A lower bound of the legal route length of each segment a->b (at least the straight
     distance). Ends inside a disk have no legal route; their bound is the straight line."""
     ax, ay = np.asarray(ax, float), np.asarray(ay, float)
-    if np.ndim(bx) == 0 and len(disks) and len(ax):
+    straight = np.hypot(bx - ax, by - ay)
+    if not len(disks) or not len(ax):
+        return straight
+    if np.ndim(bx) == 0:
         # One common end: a disk farther from it than the longest segment is out of reach.
-        straight = np.hypot(bx - ax, by - ay)
         reach = np.hypot(disks.x - bx, disks.y - by) - disks.r < straight.max()
         if not reach.any():
             return straight
         disks = Disks(disks.x[reach], disks.y[reach], disks.r[reach])
-    bx = np.broadcast_to(np.asarray(bx, float), ax.shape)
-    by = np.broadcast_to(np.asarray(by, float), ax.shape)
-    straight = np.hypot(bx - ax, by - ay)
-    if not len(disks) or not len(ax):
-        return straight
+        bx, by = np.full(ax.shape, float(bx)), np.full(ax.shape, float(by))
+    else:
+        bx = np.broadcast_to(np.asarray(bx, float), ax.shape)
+        by = np.broadcast_to(np.asarray(by, float), ax.shape)
     # Only (segment, disk) pairs whose bounding boxes meet can be in each other's way.
     lo_x, hi_x = np.minimum(ax, bx), np.maximum(ax, bx)
     lo_y, hi_y = np.minimum(ay, by), np.maximum(ay, by)
@@ -83,7 +84,13 @@ def route_length_bounds(
     with np.errstate(invalid="ignore", divide="ignore"):
         t = np.where(length_sq > 0, np.clip(-(pax * sx + pay * sy) / length_sq, 0.0, 1.0), 0.0)
         gap = np.hypot(pax + t * sx, pay + t * sy)
-        blocked = (gap < r) & (da > r) & (db > r)
+    blocked = (gap < r) & (da > r) & (db > r)
+    if not blocked.any():
+        return straight  # the common case: no disk across any segment
+    # Only the blocked pairs go on (the same figures as computing them all).
+    seg, r, da, db = seg[blocked], r[blocked], da[blocked], db[blocked]
+    pax, pay, pbx, pby = pax[blocked], pay[blocked], pbx[blocked], pby[blocked]
+    with np.errstate(invalid="ignore", divide="ignore"):
         cos_theta = np.clip((pax * pbx + pay * pby) / (da * db), -1.0, 1.0)
         arc = (
             np.arccos(cos_theta)
@@ -93,5 +100,5 @@ def route_length_bounds(
         taut = np.sqrt(np.maximum(da * da - r * r, 0.0)) + np.sqrt(np.maximum(db * db - r * r, 0.0))
         taut = taut + r * np.maximum(arc, 0.0)
     out = straight.copy()
-    np.maximum.at(out, seg[blocked], taut[blocked])
+    np.maximum.at(out, seg, taut)
     return out

@@ -14,7 +14,8 @@ Routes are keyed by the router's ``epoch`` (for ``AirspaceRouter``: the map's ve
 and the timed zones active), so after ``router.update(new_map)`` no stale route is
 served; ``invalidate_routes()`` drops them all. Any object with ``route(start, goal,
 agency, *, at)`` can route (``StraightLineRouter`` for open sky); the optional
-``clear_segments``, ``obstacle_disks`` and ``min_cruise_alt_m`` make decisions cheaper.
+``clear_segments``, ``obstacle_disks``, ``min_cruise_alt_m`` and ``prepare`` (done by
+``warm_up``) make decisions cheaper.
 """
 
 from __future__ import annotations
@@ -113,9 +114,13 @@ class Dispatcher:
             self.indexes.get(fleet.ids)
             fleet.ready_by_site(self.config.min_launch_battery_pct)
         router = self.routes.router
+        prepare = getattr(router, "prepare", None)
         sites = [s.position for s in self.network.sites.values()]
         for agency in self.network.agencies:
             self.disks(agency, now)
+            if prepare is not None:
+                prepare(sites, agency, at=now)
+                continue
             for start in sites:  # every dock once, as the start of some route
                 fresh_path(router, start, sites[0], agency, now)
 

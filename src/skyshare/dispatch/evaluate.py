@@ -17,6 +17,7 @@ without asking the router, and the choice is identical to routing everyone.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -199,14 +200,15 @@ class JobBuilder:
         cruise_w = np.array([m.cruise_power_w for m in models])[:, None]
         lb_wh = (vertical_wh + cruise_t * cruise_w) / 3600.0 * (1 - LB_SLACK)
         orders = np.argsort(lb_wh, axis=1, kind="stable").tolist()
+        bounds = lb_wh.tolist()  # plain floats: the loop below reads them one by one
         found: dict[int, Path | NoPath] = {}
         closed: str | None = None
         out: dict[str, ReturnLeg | None] = {m.name: None for m in models}
         for m, model in enumerate(models):
-            bound = lb_wh[m]
+            bound = bounds[m]
             best: tuple[float, str, ReturnLeg] | None = None
             for i in orders[m]:
-                if not np.isfinite(bound[i]) or (best is not None and bound[i] > best[0]):
+                if not math.isfinite(bound[i]) or (best is not None and bound[i] > best[0]):
                     break
                 path = found.get(i)
                 if path is None:

@@ -109,7 +109,9 @@ def screen(
     ]
     if use_bounds:
         checks.append((view.battery < needed, Reason.LOW_BATTERY))
-    code = np.select([c for c, _ in checks], [CODE[r] for _, r in checks], 0).astype(np.int8)
+    code = np.zeros(len(view), np.int8)
+    for mask, reason in reversed(checks):  # the first reason that applies is written last
+        np.copyto(code, CODE[reason], where=mask)
     lb_score = bounds.eta_s + np.where(preemptible, cfg.preempt_gain_s, 0.0)
     # A drone whose bound already cannot stay the whole time will surely need relief.
     needed_whole = out_pct + battery_floor_pct(index, job, fm, job.kind.on_scene_s)
@@ -135,9 +137,10 @@ def status_masks(view: FleetView, cfg: DispatchConfig) -> tuple[NDArray, NDArray
 def reason_counts(verdict: Screen, rejected: dict[int, Rejection]) -> dict[Reason, int]:
     """How many drones were passed over for each reason (screened and evaluated)."""
     counts: Counter[Reason] = Counter()
-    codes, numbers = np.unique(verdict.code[verdict.code > 0], return_counts=True)
-    for code, n in zip(codes.tolist(), numbers.tolist(), strict=True):
-        counts[REASONS[code - 1]] = n
+    numbers = np.bincount(verdict.code, minlength=len(REASONS) + 1).tolist()
+    for code, n in enumerate(numbers[1:], start=1):
+        if n:
+            counts[REASONS[code - 1]] = n
     for rejection in rejected.values():
         counts[rejection.reason] += 1
     return dict(counts)
@@ -341,10 +344,9 @@ class Decider:
         cfg = self.config
         incident = job.incident
         counts = reason_counts(verdict, rejected)
-        missing = self._missing_capabilities(index, job)
         if not accepted:
             listed = self.rejections(index, view, job, verdict, rejected, np.inf)
-            why = explain_unserved(incident, counts, missing)
+            why = explain_unserved(incident, counts, self._missing_capabilities(index, job))
             if job.closed is not None:
                 why = f"no drone can serve: {job.no_way_back()}"
             return Proposal(incident.id, None, (), listed, counts, why, why)

@@ -197,7 +197,11 @@ class RouteCache:
         self.symmetric = symmetric
         self.max_entries = max_entries
         self.epoch = epoch if epoch is not None else getattr(router, "epoch", None)
-        self._paths: dict[tuple, Path | NoPath | _Straight] = {}
+        # A straight route vouched for but not yet needed is kept as its length alone (a
+        # float, which the garbage collector does not track: thousands are vouched for,
+        # few are used), flown at the cruise altitude its key's epoch token maps to.
+        self._paths: dict[tuple, Path | NoPath | float] = {}
+        self._cruise: dict[Hashable, float] = {}
         self._unvouched: set[tuple] = set()  # pairs clear_segments would not vouch for
         self.calls = 0  # router calls made, for benchmarks and tests
         self.straight = 0  # straight routes vouched for by clear_segments
@@ -205,11 +209,12 @@ class RouteCache:
     def clear(self) -> None:
         self._paths.clear()
         self._unvouched.clear()
+        self._cruise.clear()
 
     def token(self, at: datetime) -> Hashable:
         return None if self.epoch is None else self.epoch(at)
 
-    def _store(self, key: tuple, found: Path | NoPath | _Straight) -> None:
+    def _store(self, key: tuple, found: Path | NoPath | float) -> None:
         if len(self._paths) >= self.max_entries:
             self._paths.pop(next(iter(self._paths)))
         self._paths[key] = found
@@ -221,14 +226,14 @@ class RouteCache:
         if found is None and self.symmetric:
             back = self._paths.get((goal.lat, goal.lon, start.lat, start.lon, agency, token))
             if back is not None:
-                found = back.reversed()
+                found = back if isinstance(back, float) else back.reversed()
                 self._store(key, found)
         if found is None:
             found = fresh_path(self.router, ground_point(start), ground_point(goal), agency, at)
             self.calls += 1
             self._store(key, found)
-        elif isinstance(found, _Straight):
-            found = self._paths[key] = found.path()
+        elif isinstance(found, float):
+            found = self._paths[key] = straight_path(key, found, self._cruise[token])
         return found
 
     def prefetch(self, starts: Ends, goals: Ends, agency: str, at: datetime) -> None:
@@ -260,11 +265,12 @@ class RouteCache:
         length = np.hypot(goals.x[at_] - starts.x[at_], goals.y[at_] - starts.y[at_]).tolist()
         if len(self._unvouched) > self.max_entries:
             self._unvouched.clear()
+        self._cruise[token] = float(cruise)
         for j, ok in enumerate(clear.tolist()):
             k = todo[j]
             ends = (lat0[k], lon0[k], lat1[k], lon1[k])
             if ok:
-                self._store((*ends, agency, token), _Straight(ends, length[j], float(cruise)))
+                self._store((*ends, agency, token), length[j])
                 self.straight += 1
             else:
                 self._unvouched.add((*ends, agency, token))
@@ -284,23 +290,11 @@ class Ends:
         return cls(np.full(n, point.lat), np.full(n, point.lon), np.full(n, x), np.full(n, y))
 
 
-@dataclass(frozen=True, slots=True)
-class _Straight:
-    """A straight route vouched for but not yet needed (made into a ``Path`` on use)."""
-
-    ends: tuple[float, float, float, float]  # lat, lon of the start, then of the goal
-    length_m: float
-    cruise_alt_m: float
-
-    def reversed(self) -> _Straight:
-        lat0, lon0, lat1, lon1 = self.ends
-        return _Straight((lat1, lon1, lat0, lon0), self.length_m, self.cruise_alt_m)
-
-    def path(self) -> Path:
-        lat0, lon0, lat1, lon1 = self.ends
-        cruise = self.cruise_alt_m
-        points = (GeoPoint(lat0, lon0, cruise), GeoPoint(lat1, lon1, cruise))
-        return Path.of(StraightRoute(points, self.length_m, cruise))
+def straight_path(key: tuple, length_m: float, cruise_alt_m: float) -> Path:
+    """The ``Path`` of a straight route kept under ``key`` (its ends' degrees first)."""
+    lat0, lon0, lat1, lon1 = key[:4]
+    points = (GeoPoint(lat0, lon0, cruise_alt_m), GeoPoint(lat1, lon1, cruise_alt_m))
+    return Path.of(StraightRoute(points, length_m, cruise_alt_m))
 
 
 def fresh_path(
