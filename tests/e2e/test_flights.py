@@ -34,13 +34,10 @@ async def test_a_call_beyond_restricted_airspace_is_flown_around_it(flying: Flyi
         lambda e: e.type is EventType.DRONE_LANDED and e.subject == drone, 120, "landing"
     )
     assert runtime.fleet[drone].status in (DroneStatus.CHARGING, DroneStatus.DOCKED)
-    # SkyShare's own conformance monitor, against the real zones: no breach at all.
-    breaches = flying.of(EventType.GEOFENCE_BREACH)
-    assert [e for e in breaches if e.data.get("source") != "aircraft fence"] == []
+    # No breach at all, out, on scene or home: neither SkyShare's own conformance monitor,
+    # against the real zones, nor the aircraft's own (simplified) fence.
+    assert flying.of(EventType.GEOFENCE_BREACH) == []
     assert flying.of(EventType.CONFORMANCE_ALERT) == []
-    # The aircraft's own (simplified) fence never fired while it served the call. On the
-    # way home it has fired in some clean-clone runs: an open defect, see the issue note.
-    assert [e for e in breaches if e.data.get("task_incident_id") is not None] == []
 
 
 # Between the two police docks (Islington and Hackney), nearer Islington.

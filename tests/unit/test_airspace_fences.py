@@ -299,3 +299,21 @@ def test_ardupilot_storage_is_counted_in_bytes():
         validate_fence(many, home=HOME_OK, limits=ARDUPILOT)
     assert np.isclose(items[0].param1, 4) and items[0].param2 == 1
     assert circle.param1 == 10 and circle.lat_e7 == 515_000_000
+
+
+def test_a_fence_leaves_every_path_to_be_flown_clear_and_says_where_a_line_breaches_it():
+    # Shepherd's Bush to Bloomsbury for fire: around Hyde Park (EG R157), which it may not
+    # enter. Given as a path (e.g. the way home), not the route, it is still kept clear.
+    goal = GeoPoint(51.5200, -0.1300)
+    around = london().route(HOME, goal, "fire", at=NOON)
+    assert "EG R157" in around.zones_skirted
+    plan = build_fence(
+        london(), service_area(), agency="fire", at=NOON, home=HOME, paths=[around.waypoints]
+    )
+    assert fences.breaches_along(plan.items, around.waypoints, proj=PROJ) == []
+    straight = fences.breaches_along(plan.items, [HOME, goal], proj=PROJ)
+    assert any("EG R157" in reason for reason in straight)
+    far_away = GeoPoint(51.9, -0.1)  # beyond the service area
+    assert "leaves the inclusion area" in fences.breaches_along(
+        plan.items, [HOME, far_away], proj=PROJ
+    )

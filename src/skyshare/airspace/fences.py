@@ -163,6 +163,7 @@ def build_fence(
     home: GeoPoint,
     permissions: Sequence[tuple[str, str]] | frozenset[tuple[str, str]] = frozenset(),
     route: Route | None = None,
+    paths: Sequence[Sequence[GeoPoint]] = (),
     return_point: GeoPoint | None = None,
     rally_points: Sequence[GeoPoint] = (),
     reach_m: float = 10_000.0,
@@ -173,17 +174,21 @@ def build_fence(
 ) -> FencePlan:
     """The fence for a flight of ``agency`` from ``home`` (along ``route`` if given).
 
-    Zones count if they lie within ``reach_m`` of home or of the route and are active at
-    any time in ``[at, at + horizon_s]``. Raises ``FenceError`` if the fence cannot be made
-    to fit ``limits`` or fails validation.
+    ``paths`` are further lines the aircraft will fly (the task on scene, the way back to
+    its dock): like the route, no exclusion is simplified into their corridor. Zones count
+    if they lie within ``reach_m`` of home, the route or a path and are active at any time
+    in ``[at, at + horizon_s]``. Raises ``FenceError`` if the fence cannot be made to fit
+    ``limits`` or fails validation.
     """
     proj = airspace.projection
     area = service_area if isinstance(service_area, BaseGeometry) else service_area.geometry
     home_xy = proj.point(home.lat, home.lon)
-    reach = Point(home_xy).buffer(reach_m)
-    if route is not None and len(route.waypoints) > 1:
-        xs, ys = proj.to_metric([w.lon for w in route.waypoints], [w.lat for w in route.waypoints])
-        reach = reach.union(shapely.LineString(np.column_stack([xs, ys])).buffer(reach_m))
+    flown = [
+        _metric_line(proj, line)
+        for line in ([route.waypoints] if route is not None else []) + [list(p) for p in paths]
+        if line
+    ]
+    reach = shapely.union_all([Point(home_xy).buffer(reach_m), *(f.buffer(reach_m) for f in flown)])
     zones = [
         z
         for z in airspace.forbidden(
@@ -200,10 +205,8 @@ def build_fence(
     keep_out: list[BaseGeometry] = [
         Point(proj.point(p.lat, p.lon)) for p in (home, return_point, *rally_points) if p
     ]
-    if route is not None and len(route.waypoints) > 1:
-        xs, ys = proj.to_metric([p.lon for p in route.waypoints], [p.lat for p in route.waypoints])
-        # A corridor, not just the line: the aircraft orbits and turns off the line.
-        keep_out.append(shapely.LineString(np.column_stack([xs, ys])).buffer(ROUTE_CORRIDOR_M))
+    # A corridor, not just the line: the aircraft orbits and turns off the line.
+    keep_out += [line.buffer(ROUTE_CORRIDOR_M) for line in flown]
     exclusions = [_Exclusion(z, keep_out) for z in zones]
 
     budget = limits.max_items - (1 if return_point else 0)
@@ -243,6 +246,44 @@ def build_fence(
         limits,
         tuple(notes),
     )
+
+
+def _metric_line(proj: Projection, points: Sequence[GeoPoint]) -> BaseGeometry:
+    """A flown line in projected metres (a point if it has one position)."""
+    xs, ys = proj.to_metric([p.lon for p in points], [p.lat for p in points])
+    coords = np.column_stack([xs, ys])
+    return shapely.LineString(coords) if len(coords) > 1 else Point(coords[0])
+
+
+def breaches_along(
+    items: Sequence[FenceItem],
+    path: Sequence[GeoPoint],
+    *,
+    proj: Projection,
+    limits: AutopilotLimits = COMMON,
+    clearance_m: float = 0.0,
+) -> list[str]:
+    """Why an aircraft carrying fence ``items`` would breach it flying ``path`` straight
+    from point to point, or coming within ``clearance_m`` of the fence (it turns wide and
+    drifts): the exclusions it enters, or that it leaves every inclusion. Empty if it
+    would not. Judged as ``validate_fence`` reads the items: circles drawn safe side,
+    inclusion areas a union."""
+    if not path:
+        return []
+    line = _metric_line(proj, path)
+    if clearance_m > 0:
+        line = line.buffer(clearance_m)
+    areas = _areas(items, limits, proj)
+    inclusions = [a.geometry for a in areas if a.inclusion]
+    reasons = [
+        f"enters the exclusion at items[{a.first_item}] "
+        f"({items[a.first_item].source or 'exclusion'})"
+        for a in areas
+        if not a.inclusion and a.geometry.intersects(line)
+    ]
+    if inclusions and not shapely.union_all(inclusions).covers(line):
+        reasons.append("leaves the inclusion area")
+    return reasons
 
 
 class _Exclusion:

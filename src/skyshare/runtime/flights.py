@@ -13,8 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -22,8 +21,8 @@ from skyshare.airspace import NoRoute, Route
 from skyshare.airspace.fences import (
     ARDUPILOT,
     PX4,
+    AutopilotLimits,
     FencePlan,
-    build_fence,
     warm_inclusion_outlines,
 )
 from skyshare.airspace.fences import MAV_CMD_NAV_FENCE_CIRCLE_EXCLUSION as CIRCLE_OUT
@@ -31,6 +30,7 @@ from skyshare.airspace.fences import MAV_CMD_NAV_FENCE_CIRCLE_INCLUSION as CIRCL
 from skyshare.airspace.fences import MAV_CMD_NAV_FENCE_POLYGON_VERTEX_EXCLUSION as POLYGON_OUT
 from skyshare.airspace.fences import MAV_CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION as POLYGON_IN
 from skyshare.airspace.fences import MAV_CMD_NAV_FENCE_RETURN_POINT as RETURN_POINT
+from skyshare.airspace.sortie import LEG_TOLERANCE_M, SortiePlan, plan_return, plan_sortie
 from skyshare.domain import (
     Assignment,
     DroneStatus,
@@ -59,11 +59,7 @@ from skyshare.fleet import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-ORBIT_RADIUS_M = 60.0
-SEARCH_SPACING_M = 60.0
-SEARCH_HALF_SIDE_M = 150.0
 DELIVERY_ALT_M = 10.0
-LEG_TOLERANCE_M = 8.0
 
 
 @dataclass(frozen=True)
@@ -98,6 +94,9 @@ class FlightDirector:
         self.warmed: asyncio.Task[None] | None = None  # fences' outlines fitted
         self._returning: set[str] = set()  # drones we are bringing home ourselves
         self._relief_arrivals: dict[str, asyncio.Event] = {}  # incident id -> relief on scene
+        # Per drone: the agency whose rules its sortie flies under, and the fence it carries.
+        self._agency: dict[str, str] = {}
+        self._fences: dict[str, FencePlan] = {}
 
     async def _compute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Airspace work for a sortie (a route, a fence): milliseconds once the caches are
@@ -159,52 +158,24 @@ class FlightDirector:
         try:
             vehicle = self._vehicle(drone_id)
             start = _here(vehicle) or runtime.network.sites[assignment.site_id].position
-            # Routing and fence building are CPU work: off the loop, so that telemetry and
-            # heartbeats keep flowing meanwhile.
-            route = await self._compute(
-                runtime.airspace.route,
-                start,
-                incident.position,
-                incident.agency,
+            # The whole sortie, the way home included, is flown under the call's agency
+            # and inside one fence built around everything it will fly.
+            self._agency[drone_id] = incident.agency
+            plan = await self._compute(
+                plan_sortie,
+                runtime.airspace,
+                runtime.world.area,
+                agency=incident.agency,
                 at=runtime.clock.now(),
                 permissions=runtime.airspace_permissions(),
+                start=start,
+                scene=incident.position,
+                dock=self._dock(drone_id),
+                task=runtime.network.kinds[incident.kind].task,
+                limits=_limits(vehicle),
             )
-            # The fence must leave room for the way back too, which may skirt a zone on
-            # the other side: it is built around the round trip.
-            back = await self._compute(
-                runtime.airspace.route,
-                incident.position,
-                start,
-                incident.agency,
-                at=runtime.clock.now(),
-                permissions=runtime.airspace_permissions(),
-            )
-            round_trip = Route(
-                route.waypoints + back.waypoints[1:],
-                route.length_m + back.length_m,
-                route.cruise_alt_m,
-                route.zones_skirted + back.zones_skirted,
-            )
-            fence = await self._compute(self._fence, vehicle, incident.agency, start, round_trip)
-            for name, value in fence.params.items():  # e.g. no home circle on ArduPilot
-                try:
-                    await vehicle.set_param(name, value)
-                except FleetError as exc:  # an older firmware without it: say so, go on
-                    await runtime.flight_event(
-                        drone_id,
-                        EventType.COMMAND_RESULT,
-                        {"command": f"set {name}", "error": str(exc)},
-                    )
-            await vehicle.upload_fence(fence_from_plan(fence))
-            await runtime.flight_event(
-                drone_id,
-                EventType.COMMAND_SENT,
-                {
-                    "command": "upload_fence",
-                    "items": len(fence.items),
-                    "excluded_zones": list(fence.excluded_zones),
-                },
-            )
+            await self._upload(vehicle, drone_id, plan.fence)
+            route = plan.route
             await runtime.flight_started(drone_id, incident, route)
             if not vehicle.state.airborne:
                 await vehicle.wait_ready(self._timeout(120))
@@ -215,40 +186,85 @@ class FlightDirector:
                     "cruise altitude",
                 )
             speed = runtime.network.drones[drone_id].model.cruise_speed_mps
-            for point in route.waypoints[1:]:
-                await vehicle.goto(point.lat, point.lon, route.cruise_alt_m, speed_mps=speed)
-                await vehicle.wait_reached(
-                    point.lat, point.lon, tolerance_m=LEG_TOLERANCE_M, timeout_s=self._timeout(1800)
-                )
+            await self._fly_legs(vehicle, route.waypoints[1:], route.cruise_alt_m, speed)
             await runtime.flight_on_scene(drone_id, incident)
             handover = self._relief_arrivals.get(incident.id)
             if handover is not None:  # this drone relieves another: that one may go
                 handover.set()
-            await self._on_scene(vehicle, incident, route.cruise_alt_m)
+            await self._on_scene(vehicle, incident, plan, route.cruise_alt_m)
         except asyncio.CancelledError:
             raise
         except (FleetError, NoRoute) as exc:
             log.warning("sortie of %s for %s failed: %s", drone_id, incident.id, exc)
-            await runtime.flight_failed(drone_id, incident, str(exc))
+            await self._hand_back(drone_id, incident, str(exc))
             return
         except Exception as exc:  # a bug must not strand the call: hand it on, say why
             log.exception("sortie of %s for %s broke", drone_id, incident.id)
-            await runtime.flight_failed(drone_id, incident, f"internal error: {exc!r}")
+            await self._hand_back(drone_id, incident, f"internal error: {exc!r}")
             return
         await self._return_home(drone_id, "task complete")
 
-    async def _on_scene(self, vehicle: Vehicle, incident: Incident, alt_m: float) -> None:
+    async def _hand_back(self, drone_id: str, incident: Incident, reason: str) -> None:
+        """The sortie failed: the runtime offers the call to another drone. Once here the
+        sortie is no longer ours to cancel: a link loss cancelling it mid-hand-over left
+        the call with no drone (seen in the e2e link-loss test: the failed command came
+        first, the link loss cancelled the hand-over half done)."""
+        if self._sorties.get(drone_id) is asyncio.current_task():
+            self._sorties.pop(drone_id, None)
+        await self.runtime.flight_failed(drone_id, incident, reason)
+
+    async def _fly_legs(
+        self, vehicle: Vehicle, points: Iterable[GeoPoint], alt_m: float, speed: float | None
+    ) -> None:
+        for point in points:
+            await vehicle.goto(point.lat, point.lon, alt_m, speed_mps=speed)
+            await vehicle.wait_reached(
+                point.lat, point.lon, tolerance_m=LEG_TOLERANCE_M, timeout_s=self._timeout(1800)
+            )
+
+    async def _upload(self, vehicle: Vehicle, drone_id: str, fence: FencePlan) -> None:
+        runtime = self.runtime
+        for name, value in fence.params.items():  # e.g. no home circle on ArduPilot
+            try:
+                await vehicle.set_param(name, value)
+            except FleetError as exc:  # an older firmware without it: say so, go on
+                await runtime.flight_event(
+                    drone_id,
+                    EventType.COMMAND_RESULT,
+                    {"command": f"set {name}", "error": str(exc)},
+                )
+        await vehicle.upload_fence(fence_from_plan(fence))
+        self._fences[drone_id] = fence
+        await runtime.flight_event(
+            drone_id,
+            EventType.COMMAND_SENT,
+            {
+                "command": "upload_fence",
+                "items": len(fence.items),
+                "excluded_zones": list(fence.excluded_zones),
+            },
+        )
+
+    def _dock(self, drone_id: str) -> GeoPoint:
+        """Where the drone lands when it comes home."""
+        runtime = self.runtime
+        return runtime.network.sites[runtime.fleet[drone_id].home_site_id].position
+
+    async def _on_scene(
+        self, vehicle: Vehicle, incident: Incident, plan: SortiePlan, alt_m: float
+    ) -> None:
         """Do the task until the call is closed (recall), the time on scene is up or the
         battery says go home."""
         kind = self.runtime.network.kinds[incident.kind]
         p = incident.position
         if kind.task is TaskKind.OVERWATCH:
-            await vehicle.orbit(p.lat, p.lon, ORBIT_RADIUS_M, alt_m=alt_m)
+            if plan.orbit_radius_m > 0:
+                await vehicle.orbit(p.lat, p.lon, plan.orbit_radius_m, alt_m=alt_m)
         elif kind.task is TaskKind.SEARCH:
-            for lat, lon in lawnmower(p, SEARCH_HALF_SIDE_M, SEARCH_SPACING_M):
-                await vehicle.goto(lat, lon, alt_m)
+            for point in plan.on_scene:
+                await vehicle.goto(point.lat, point.lon, alt_m)
                 await vehicle.wait_reached(
-                    lat, lon, tolerance_m=LEG_TOLERANCE_M, timeout_s=self._timeout(600)
+                    point.lat, point.lon, tolerance_m=LEG_TOLERANCE_M, timeout_s=self._timeout(600)
                 )
         elif kind.task is TaskKind.DELIVER:
             await vehicle.goto(p.lat, p.lon, DELIVERY_ALT_M)
@@ -297,29 +313,39 @@ class FlightDirector:
                 return
             self._returning.add(drone_id)
             await runtime.flight_returning(drone_id, reason)
-            home = runtime.network.sites[runtime.fleet[drone_id].home_site_id].position
+            home = self._dock(drone_id)
             here = _here(vehicle) or home
-            agency = runtime.network.drones[drone_id].owner
+            # The sortie's agency, whose rules the fence on board was built for; the owner's
+            # only if no sortie of ours put a fence on this aircraft.
+            agency = self._agency.get(drone_id, runtime.network.drones[drone_id].owner)
             try:
-                route = await self._compute(
-                    runtime.airspace.route,
-                    here,
-                    home,
-                    agency,
+                back = await self._compute(
+                    plan_return,
+                    runtime.airspace,
+                    runtime.world.area,
+                    agency=agency,
                     at=runtime.clock.now(),
                     permissions=runtime.airspace_permissions(),
+                    here=here,
+                    dock=home,
+                    on_board=self._fences.get(drone_id),
+                    limits=_limits(vehicle),
                 )
-                legs = route.waypoints[1:]
-                alt = route.cruise_alt_m
             except NoRoute:  # e.g. already inside a zone: the autopilot's RTL is the way out
                 await vehicle.rtl()
-                legs, alt = (), 0.0
-            speed = runtime.network.drones[drone_id].model.cruise_speed_mps
-            for point in legs:
-                await vehicle.goto(point.lat, point.lon, alt, speed_mps=speed)
-                await vehicle.wait_reached(
-                    point.lat, point.lon, tolerance_m=LEG_TOLERANCE_M, timeout_s=self._timeout(1800)
+                back = None
+            if back is not None and back.fence is not None:
+                await self._upload(vehicle, drone_id, back.fence)  # it covers the way home
+            elif back is not None and back.problem:  # nothing fits: fly on, and say so
+                await runtime.flight_event(
+                    drone_id,
+                    EventType.COMMAND_RESULT,
+                    {"command": "upload_fence", "error": back.problem},
                 )
+            legs = back.route.waypoints[1:] if back is not None else ()
+            alt = back.route.cruise_alt_m if back is not None else 0.0
+            speed = runtime.network.drones[drone_id].model.cruise_speed_mps
+            await self._fly_legs(vehicle, legs, alt, speed)
             if legs:
                 await vehicle.land()
             await vehicle.wait_landed(self._timeout(600))
@@ -341,20 +367,6 @@ class FlightDirector:
             self._returning.discard(drone_id)
             if self._sorties.get(drone_id) is asyncio.current_task():
                 self._sorties.pop(drone_id, None)
-
-    def _fence(self, vehicle: Vehicle, agency: str, home: GeoPoint, route: Route) -> FencePlan:
-        runtime = self.runtime
-        limits = PX4 if str(vehicle.autopilot).lower() == "px4" else ARDUPILOT
-        return build_fence(
-            runtime.airspace,
-            runtime.world.area,
-            limits=limits,
-            agency=agency,
-            at=runtime.clock.now(),
-            home=home,
-            route=route,
-            permissions=runtime.airspace_permissions(),
-        )
 
     @staticmethod
     def _timeout(vehicle_seconds: float) -> float:
@@ -443,6 +455,10 @@ class FlightDirector:
             await self.runtime.check_conformance(now)
 
 
+def _limits(vehicle: Vehicle) -> AutopilotLimits:
+    return PX4 if str(vehicle.autopilot).lower() == "px4" else ARDUPILOT
+
+
 def fence_from_plan(plan: FencePlan) -> Fence:
     """The airspace engine's fence items as the fleet link's ``Fence``."""
     polygons: list[FencePolygon] = []
@@ -462,20 +478,6 @@ def fence_from_plan(plan: FencePlan) -> Fence:
         elif item.command == RETURN_POINT:
             return_point = (item.lat, item.lon)
     return Fence(tuple(polygons), tuple(circles), return_point)
-
-
-def lawnmower(centre: GeoPoint, half_side_m: float, spacing_m: float) -> list[tuple[float, float]]:
-    """Back-and-forth legs over a square around ``centre``, ``spacing_m`` apart."""
-    per_deg_lat = 111_320.0
-    per_deg_lon = per_deg_lat * math.cos(math.radians(centre.lat))
-    points = []
-    rows = int(2 * half_side_m // spacing_m) + 1
-    for row in range(rows):
-        north = -half_side_m + row * spacing_m
-        ends = (-half_side_m, half_side_m) if row % 2 == 0 else (half_side_m, -half_side_m)
-        for east in ends:
-            points.append((centre.lat + north / per_deg_lat, centre.lon + east / per_deg_lon))
-    return points
 
 
 def vehicle_drone(director: FlightDirector, vehicle: Vehicle) -> str:
