@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import replace
 from datetime import datetime
@@ -161,6 +162,13 @@ class FlightHooks(Decisions, AirspaceControl):
         return launched
 
     async def _lose_drone(
+        self, drone_id: str, kind: EventType, reason: str, airborne_status: DroneStatus
+    ) -> None:
+        # The task reporting the loss (a sortie, say) may be cancelled meanwhile, even by
+        # the loss it reports: the call must be handed on all the same.
+        await asyncio.shield(self._hand_on(drone_id, kind, reason, airborne_status))
+
+    async def _hand_on(
         self, drone_id: str, kind: EventType, reason: str, airborne_status: DroneStatus
     ) -> None:
         async with self._exclusive() as change:

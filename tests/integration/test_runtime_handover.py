@@ -1,0 +1,39 @@
+"""A lost drone's call is handed on even when the task reporting the loss is cancelled."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+from skyshare.config import Settings
+from skyshare.domain.events import EventType
+from skyshare.runtime.clock import ManualClock
+from skyshare.runtime.runtime import Runtime
+
+
+async def test_a_failed_sortie_hands_its_call_on_though_its_task_is_cancelled(
+    tmp_path: Path,
+) -> None:
+    clock = ManualClock(datetime(2026, 12, 3, 8, 0, tzinfo=UTC))
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", mqtt_url=None)
+    runtime = await Runtime.create(settings, clock=clock)
+    try:
+        call = {"agency": "police", "priority": "P1", "kind": "burglary", "lat": 51.5517}
+        submitted = await runtime.submit({**call, "lon": -0.1588}, actor="test")
+        incident, first = submitted.incident, submitted.assignment
+        assert first is not None  # police P1 launches at once
+        proposals = runtime.bus.subscribe({EventType.DISPATCH_AUTO_APPROVED})
+        async with runtime._lock:  # another decision is under way: the report must wait
+            reporting = asyncio.create_task(
+                runtime.flight_failed(first.drone_id, incident, "arming refused")
+            )
+            await asyncio.sleep(0)  # one turn of the loop: the report is now waiting
+            reporting.cancel()  # e.g. the link loss it caused recalls the sortie
+        async with asyncio.timeout(10):
+            handed_on = await anext(proposals)
+        assert handed_on.subject == incident.id
+        assert handed_on.data["drone_id"] != first.drone_id
+        assert reporting.cancelled()
+    finally:
+        await runtime.shutdown()
