@@ -28,9 +28,10 @@ area and outside every exclusion, return and rally points outside every exclusio
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -286,17 +287,81 @@ def breaches_along(
     return reasons
 
 
+@dataclass(frozen=True)
+class _Outline:
+    """One part of a zone: its exact outline, that outline simplified outward to at most
+    8 vertices, and the area the simplification adds."""
+
+    exact: Polygon
+    simple: Polygon
+    added: BaseGeometry
+
+
+@dataclass(frozen=True)
+class _ZoneShapes:
+    """The ways one zone can go into a fence. They depend on the zone alone, so they are
+    worked out once per zone (tens of milliseconds of geometry), not once per sortie."""
+
+    circle: tuple[float, float, float]  # x, y, radius: encloses the zone
+    circle_added: BaseGeometry  # what the circle adds beyond the zone
+    roundish: bool  # the circle adds little: the zone goes in as a circle
+    outlines: tuple[_Outline, ...]
+
+
+@lru_cache(maxsize=4096)
+def _shapes_of(zone: CompiledZone) -> _ZoneShapes:
+    shape = zone.zone.shape
+    if isinstance(shape, CircleShape):
+        centre = zone.geometry.centroid
+        circle = (centre.x, centre.y, shape.radius_m)
+    else:
+        disc = shapely.minimum_bounding_circle(zone.geometry)
+        radius = shapely.minimum_bounding_radius(zone.geometry) + 1.0
+        circle = (disc.centroid.x, disc.centroid.y, radius)
+    disc = Point(circle[:2]).buffer(circle[2], quad_segs=16)
+    circle_added = disc.difference(zone.geometry).buffer(-1.0)  # slivers are not area
+    roundish = math.pi * circle[2] ** 2 <= 1.2 * zone.geometry.area
+    outlines = tuple(_outline(part, 8) for part in polygons_of(zone.geometry))
+    for geometry in (circle_added, *(o.added for o in outlines)):
+        shapely.prepare(geometry)  # each sortie asks whether it reaches its keep-out
+    return _ZoneShapes(circle, circle_added, roundish, outlines)
+
+
+def warm_zone_shapes(zones: Iterable[CompiledZone]) -> None:
+    """Work out how each zone goes into a fence now, at start-up, not on a first sortie."""
+    for zone in zones:
+        _shapes_of(zone)
+
+
+def _outline(part: Polygon, max_vertices: int) -> _Outline:
+    exact = Polygon(part.exterior)  # autopilots take no holes; filling them is safe
+    tolerance = 5.0
+    simple = enclosing_simplification(exact, tolerance)
+    while not isinstance(simple, Polygon) or len(simple.exterior.coords) - 1 > max_vertices:
+        tolerance *= 1.5
+        simple = enclosing_simplification(exact, tolerance)
+        if tolerance > 5_000:
+            simple = exact.convex_hull.minimum_rotated_rectangle
+            break
+    return _Outline(exact, simple, simple.difference(exact))
+
+
 class _Exclusion:
-    """How one zone goes into the fence: a circle (1 item) or a polygon (its vertices)."""
+    """How one zone goes into this fence: a circle (1 item) or polygons (their vertices).
+    A circle or a simplification that would cover home, a return point or the flown
+    corridor is not used: the exact outline is."""
 
     def __init__(self, zone: CompiledZone, keep_out: list[BaseGeometry]) -> None:
         self.zone = zone
-        self.keep_out = keep_out
-        self.parts: list[Polygon] = polygons_of(zone.geometry)
-        self.circle = self._circle()
+        shapes = _shapes_of(zone)
+
+        def reaches(added: BaseGeometry) -> bool:
+            return any(added.intersects(g) for g in keep_out)
+
+        self.circle = None if reaches(shapes.circle_added) else shapes.circle
         # Round zones go in as circles; others as polygons of at most 8 vertices.
-        self.use_circle = self.circle is not None and self._roundish()
-        self.polygons = [self._polygon(p, 8) for p in self.parts]
+        self.use_circle = self.circle is not None and shapes.roundish
+        self.polygons = [o.exact if reaches(o.added) else o.simple for o in shapes.outlines]
 
     @property
     def items(self) -> int:
@@ -305,44 +370,6 @@ class _Exclusion:
     def as_circle_if_possible(self) -> None:
         if self.circle is not None:
             self.use_circle = True
-
-    def _circle(self) -> tuple[float, float, float] | None:
-        shape = self.zone.zone.shape
-        if isinstance(shape, CircleShape):
-            centre = self.zone.geometry.centroid
-            circle = (centre.x, centre.y, shape.radius_m)
-        else:
-            disc = shapely.minimum_bounding_circle(self.zone.geometry)
-            radius = shapely.minimum_bounding_radius(self.zone.geometry) + 1.0
-            circle = (disc.centroid.x, disc.centroid.y, radius)
-        # A circle that would swallow home or a return point cannot be used.
-        disc = Point(circle[:2]).buffer(circle[2], quad_segs=16)
-        added = disc.difference(self.zone.geometry).buffer(-1.0)  # slivers are not area
-        if any(added.intersects(g) for g in self.keep_out):
-            return None
-        return circle
-
-    def _roundish(self) -> bool:
-        assert self.circle is not None
-        return math.pi * self.circle[2] ** 2 <= 1.2 * self.zone.geometry.area
-
-    def _polygon(self, part: Polygon, max_vertices: int) -> Polygon:
-        outline = Polygon(part.exterior)  # autopilots take no holes; filling them is safe
-        tolerance = 5.0
-        candidate = enclosing_simplification(outline, tolerance)
-        while (
-            not isinstance(candidate, Polygon) or len(candidate.exterior.coords) - 1 > max_vertices
-        ):
-            tolerance *= 1.5
-            candidate = enclosing_simplification(outline, tolerance)
-            if tolerance > 5_000:
-                candidate = outline.convex_hull.minimum_rotated_rectangle
-                break
-        added = candidate.difference(outline)  # what simplifying outward added
-        hits = [g for g in self.keep_out if added.intersects(g)]
-        if hits:  # simplification reached home or the route: keep the exact outline
-            return outline
-        return candidate
 
 
 def _assemble(

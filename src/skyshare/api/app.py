@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -49,9 +50,15 @@ def create_app(
                 separate_process=True,  # the aircraft are not on the control system's CPU
             )
         escalation = asyncio.create_task(_escalate_overdue(live), name="escalation")
+        # What start-up built (the world, the routing graphs, the fleet link) lives as long
+        # as the service: out of the collector's sight. Otherwise each full collection walks
+        # 200,000 objects and stalls a dispatch for 70-200 ms.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
+            gc.unfreeze()
             escalation.cancel()
             if fleet is not None:
                 await fleet.stop()

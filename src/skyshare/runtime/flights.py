@@ -24,6 +24,7 @@ from skyshare.airspace.fences import (
     AutopilotLimits,
     FencePlan,
     warm_inclusion_outlines,
+    warm_zone_shapes,
 )
 from skyshare.airspace.fences import MAV_CMD_NAV_FENCE_CIRCLE_EXCLUSION as CIRCLE_OUT
 from skyshare.airspace.fences import MAV_CMD_NAV_FENCE_CIRCLE_INCLUSION as CIRCLE_IN
@@ -116,10 +117,11 @@ class FlightDirector:
         self._tasks.append(self.warmed)
 
     def _warm_up(self) -> None:
-        # Only the outlines: pure functions of the service area, safe beside the loop's own
-        # routing (the router's caches are not for two threads at once).
+        # Only pure functions of the service area and of each zone, safe beside the loop's
+        # own routing (the router's caches are not for two threads at once).
         for limits in (ARDUPILOT, PX4):
             warm_inclusion_outlines(self.runtime.world.area, limits)
+        warm_zone_shapes(self.runtime.airspace.compiled)
 
     async def stop(self) -> None:
         for task in [*self._tasks, *self._sorties.values()]:

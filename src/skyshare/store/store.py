@@ -181,6 +181,9 @@ class Tx:
 
     def __init__(self, session: Session) -> None:
         self._session = session
+        # The audit chain's head once this transaction holds its lock: later appends in
+        # the same transaction chain on from it without reading it again.
+        self._head: tuple[int, str] | None = None
 
     # -- reads that see this transaction's own writes -------------------------------
 
@@ -239,9 +242,6 @@ class Tx:
         concurrent posts of the same call cannot both get in.
         """
         fields = mapping.incident_fields(incident)
-        existing = self._existing_incident(incident)
-        if existing is not None:
-            raise DuplicateIncident(existing)
         try:
             with self._session.begin_nested():  # a savepoint: the race loser can still read
                 self._session.add(IncidentRow(id=incident.id, **fields))
@@ -273,35 +273,41 @@ class Tx:
     def save_assignment(self, assignment: Assignment) -> None:
         """Insert an assignment, or update the stored one with the same id."""
         fields = mapping.assignment_fields(assignment)
-        for kind, table, key in (
-            ("incident", IncidentRow, assignment.incident_id),
-            ("drone", DroneRow, assignment.drone_id),
-            ("site", SiteRow, assignment.site_id),
-        ):
-            if self._session.get(table, key) is None:
-                raise NotFound(kind, key)
         row = queries.assignment_row(self._session, assignment.id)
-        if row is None:
-            self._session.add(AssignmentRow(id=assignment.id, **fields))
-        else:
-            _assign(row, fields)
-        self._session.flush()
+        try:
+            with self._session.begin_nested():
+                if row is None:
+                    self._session.add(AssignmentRow(id=assignment.id, **fields))
+                else:
+                    _assign(row, fields)
+        except IntegrityError:
+            # The foreign keys refused it: say which of them names nothing.
+            for kind, table, key in (
+                ("incident", IncidentRow, assignment.incident_id),
+                ("drone", DroneRow, assignment.drone_id),
+                ("site", SiteRow, assignment.site_id),
+            ):
+                if self._session.get(table, key) is None:
+                    raise NotFound(kind, key) from None
+            raise
 
     def save_drone_state(self, state: DroneState) -> None:
         """Record a drone's live state. The drone must be in the network (``sync_network``)."""
         fields = mapping.drone_state_fields(state)
-        row = self._session.get(DroneRow, state.drone_id)
-        if row is None:
+        done = self._session.execute(
+            update(DroneRow).where(col(DroneRow.id) == state.drone_id).values(**fields)
+        )
+        if done.rowcount != 1:  # type: ignore[attr-defined]
             raise NotFound("drone", state.drone_id)
-        _assign(row, fields)
-        self._session.flush()
 
     # -- audit log -------------------------------------------------------------------
 
     def append(self, event: Event) -> StoredEvent:
         """Add ``event`` to the end of the audit log, chained to the entry before it."""
         event = normalize_event(event)
-        head_seq, prev_hash = queries.audit_head_for_append(self._session)
+        if self._head is None:
+            self._head = queries.audit_head_for_append(self._session)
+        head_seq, prev_hash = self._head
         seq = head_seq + 1
         digest = chain_hash(seq, event, prev_hash)
         # Core statements, not ORM objects: the log is the hottest write path.
@@ -323,6 +329,7 @@ class Tx:
             .where(col(AuditHeadRow.id) == queries.AUDIT_HEAD_ID)
             .values(seq=seq, hash=digest)
         )
+        self._head = (seq, digest)
         return StoredEvent(seq, event, prev_hash, digest)
 
     # -- temporary restrictions ------------------------------------------------------
