@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert, text, update
+from sqlalchemy import Engine, bindparam, text
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from skyshare.domain import Assignment, Drone, Incident, Network
 from skyshare.domain.errors import InputError
@@ -176,6 +176,16 @@ class Store:
         return self._engine.dialect.name == "postgresql"
 
 
+_EVENTS = EventRow.__table__  # type: ignore[attr-defined]
+_HEAD = AuditHeadRow.__table__  # type: ignore[attr-defined]
+_INSERT_EVENT = _EVENTS.insert()
+_MOVE_HEAD = (
+    _HEAD.update()
+    .where(_HEAD.c.id == queries.AUDIT_HEAD_ID)
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
+
+
 class Tx:
     """Writes (and the reads a write needs) inside one ``Store.transaction()``."""
 
@@ -294,8 +304,9 @@ class Tx:
     def save_drone_state(self, state: DroneState) -> None:
         """Record a drone's live state. The drone must be in the network (``sync_network``)."""
         fields = mapping.drone_state_fields(state)
+        drones = DroneRow.__table__.c  # type: ignore[attr-defined]
         done = self._session.execute(
-            update(DroneRow).where(col(DroneRow.id) == state.drone_id).values(**fields)
+            DroneRow.__table__.update().where(drones.id == state.drone_id).values(**fields)  # type: ignore[attr-defined]
         )
         if done.rowcount != 1:  # type: ignore[attr-defined]
             raise NotFound("drone", state.drone_id)
@@ -310,25 +321,23 @@ class Tx:
         head_seq, prev_hash = self._head
         seq = head_seq + 1
         digest = chain_hash(seq, event, prev_hash)
-        # Core statements, not ORM objects: the log is the hottest write path.
+        # Statements built once, on the tables themselves: the log is the hottest write
+        # path, and building an ORM statement per event cost more than the database.
         self._session.execute(
-            insert(EventRow).values(
-                seq=seq,
-                type=event.type.value,
-                at=event.at,
-                actor=event.actor,
-                subject=event.subject,
-                agency=event.agency,
-                data=event.data,
-                prev_hash=prev_hash,
-                hash=digest,
-            )
+            _INSERT_EVENT,
+            {
+                "seq": seq,
+                "type": event.type.value,
+                "at": event.at,
+                "actor": event.actor,
+                "subject": event.subject,
+                "agency": event.agency,
+                "data": event.data,
+                "prev_hash": prev_hash,
+                "hash": digest,
+            },
         )
-        self._session.execute(
-            update(AuditHeadRow)
-            .where(col(AuditHeadRow.id) == queries.AUDIT_HEAD_ID)
-            .values(seq=seq, hash=digest)
-        )
+        self._session.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": digest})
         self._head = (seq, digest)
         return StoredEvent(seq, event, prev_hash, digest)
 
