@@ -34,7 +34,9 @@ from skyshare.airspace.fences import (
     validate_fence,
 )
 from skyshare.airspace.service_area import parse_service_area
+from skyshare.airspace.sortie import plan_sortie
 from skyshare.config import REPO_ROOT
+from skyshare.domain import TaskKind
 from skyshare.domain.models import GeoPoint
 from skyshare.geo import projection
 
@@ -317,3 +319,41 @@ def test_a_fence_leaves_every_path_to_be_flown_clear_and_says_where_a_line_breac
     assert "leaves the inclusion area" in fences.breaches_along(
         plan.items, [HOME, far_away], proj=PROJ
     )
+
+
+def test_where_zones_crowd_a_flight_the_fence_narrows_its_corridor_to_fit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Hammersmith to Wimbledon for police skirts the heliport and its neighbours: their
+    exact outlines within 200 m of every path would need more than ArduPilot holds. Kept
+    exact only within 50 m, they fit, and no path to be flown touches them."""
+    dock = GeoPoint(51.496087, -0.224294)  # lfb-hammersmith
+    plan = plan_sortie(
+        london(),
+        service_area(),
+        agency="police",
+        at=NOON,
+        permissions=frozenset(),
+        start=dock,
+        scene=GeoPoint(51.438, -0.2032),
+        dock=dock,
+        task=TaskKind.OVERWATCH,
+        limits=ARDUPILOT,
+    )
+    fence = plan.fence
+    assert any("exact only within 50 m" in note for note in fence.notes)
+    assert ARDUPILOT.storage_needed(fence.items) <= ARDUPILOT.storage_bytes
+    for path in (plan.route.waypoints, plan.on_scene, *(r.waypoints for r in plan.home)):
+        assert fences.breaches_along(fence.items, path, proj=PROJ, limits=ARDUPILOT) == []
+    monkeypatch.setattr(fences, "FALLBACK_CORRIDORS_M", ())
+    with pytest.raises(FenceError):  # the full corridor alone does not fit
+        build_fence(
+            london(),
+            service_area(),
+            agency="police",
+            at=NOON,
+            home=dock,
+            route=plan.route,
+            paths=[plan.on_scene, *(r.waypoints for r in plan.home)],
+            limits=ARDUPILOT,
+        )

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -54,6 +54,9 @@ if TYPE_CHECKING:
 # MAV_CMD ids (common.xml); the core does not import pymavlink.
 MAV_CMD_NAV_FENCE_RETURN_POINT = 5000
 ROUTE_CORRIDOR_M = 200.0  # no exclusion may be simplified into this much of the route
+# Narrower corridors, tried in turn where zones crowd the flight and the exact outlines
+# they force would not fit the autopilot: the aircraft holds its track far closer.
+FALLBACK_CORRIDORS_M = (100.0, 50.0)
 MAV_CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION = 5001
 MAV_CMD_NAV_FENCE_POLYGON_VERTEX_EXCLUSION = 5002
 MAV_CMD_NAV_FENCE_CIRCLE_INCLUSION = 5003
@@ -206,10 +209,53 @@ def build_fence(
     keep_out: list[BaseGeometry] = [
         Point(proj.point(p.lat, p.lon)) for p in (home, return_point, *rally_points) if p
     ]
-    # A corridor, not just the line: the aircraft orbits and turns off the line.
-    keep_out += [line.buffer(ROUTE_CORRIDOR_M) for line in flown]
-    exclusions = [_Exclusion(z, keep_out) for z in zones]
+    error: FenceError | None = None
+    for corridor in (ROUTE_CORRIDOR_M, *FALLBACK_CORRIDORS_M):
+        # A corridor, not just the line: the aircraft orbits and turns off the line.
+        corridors = [line.buffer(corridor) for line in flown]
+        try:
+            plan = _fit_fence(
+                airspace,
+                area,
+                zones,
+                keep_out + corridors,
+                reach,
+                home=home,
+                return_point=return_point,
+                rally_points=rally_points,
+                limits=limits,
+                min_inclusion_vertices=min_inclusion_vertices,
+                inclusion_margin_m=inclusion_margin_m,
+            )
+        except FenceError as exc:
+            error = error or exc  # the widest corridor's reason is the one to report
+            continue
+        if corridor < ROUTE_CORRIDOR_M:
+            note = f"zones kept exact only within {corridor:g} m of the flight, to fit"
+            plan = replace(plan, notes=(*plan.notes, note))
+        return plan
+    assert error is not None
+    raise error
 
+
+def _fit_fence(
+    airspace: AirspaceMap,
+    area: BaseGeometry,
+    zones: list[CompiledZone],
+    keep_out: list[BaseGeometry],
+    reach: BaseGeometry,
+    *,
+    home: GeoPoint,
+    return_point: GeoPoint | None,
+    rally_points: Sequence[GeoPoint],
+    limits: AutopilotLimits,
+    min_inclusion_vertices: int,
+    inclusion_margin_m: float,
+) -> FencePlan:
+    """The fence with no exclusion simplified into ``keep_out``; FenceError if it cannot
+    be made to fit ``limits``."""
+    proj = airspace.projection
+    exclusions = [_Exclusion(z, keep_out) for z in zones]
     budget = limits.max_items - (1 if return_point else 0)
     # Too many items? Turn the farthest polygons into circles until the inclusion fits.
     for exclusion in reversed(exclusions):

@@ -22,6 +22,7 @@ from skyshare.airspace.fences import (
     ARDUPILOT,
     PX4,
     AutopilotLimits,
+    FenceError,
     FencePlan,
     warm_inclusion_outlines,
     warm_zone_shapes,
@@ -196,7 +197,7 @@ class FlightDirector:
             await self._on_scene(vehicle, incident, plan, route.cruise_alt_m)
         except asyncio.CancelledError:
             raise
-        except (FleetError, NoRoute) as exc:
+        except (FleetError, NoRoute, FenceError) as exc:
             log.warning("sortie of %s for %s failed: %s", drone_id, incident.id, exc)
             await self._hand_back(drone_id, incident, str(exc))
             return
