@@ -115,11 +115,17 @@ async def _measure(n: int, rate_hz: float, seed: int) -> dict[str, Any]:
             await serving
             await fleet.stop()
             await runtime.shutdown()
-    latencies = [
-        first_seen[fleet.system_ids[c["drone_id"]]] - c["sent"]
-        for c in launched
-        if fleet.system_ids[c["drone_id"]] in first_seen
-    ]
+    # A drone's first command belongs to the last call it was given before it: a sortie
+    # that failed before commanding anything hands its drone back, and a later call may
+    # take it. The call it failed is not a launch measured.
+    latencies = []
+    for drone_id in {c["drone_id"] for c in launched}:
+        seen = first_seen.get(fleet.system_ids[drone_id])
+        if seen is None:
+            continue
+        sent = [c["sent"] for c in launched if c["drone_id"] == drone_id and c["sent"] <= seen]
+        if sent:
+            latencies.append(seen - max(sent))
     return {"latencies": latencies, "floor": load["floor"], "launched": len(launched), "posted": n}
 
 
