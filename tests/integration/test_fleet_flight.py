@@ -385,5 +385,6 @@ async def test_telemetry_is_slow_on_the_ground_and_fast_once_armed(backend: Back
         await _airborne(vehicle, 10)
         await rate_hz(5)
         flying = await rate_hz(20)
-        assert idle == pytest.approx(1.0, rel=0.3)
-        assert flying == pytest.approx(10.0, rel=0.3)
+        assert idle == pytest.approx(vehicle.config.idle_position_rate_hz, rel=0.3)
+        assert flying == pytest.approx(vehicle.config.position_rate_hz, rel=0.3)
+        assert vehicle.config.position_rate_hz >= 4 * vehicle.config.idle_position_rate_hz
