@@ -37,3 +37,32 @@ async def test_a_failed_sortie_hands_its_call_on_though_its_task_is_cancelled(
         assert reporting.cancelled()
     finally:
         await runtime.shutdown()
+
+
+async def test_a_drone_coming_back_lands_on_the_nearest_dock_with_a_free_slot(
+    tmp_path: Path,
+) -> None:
+    clock = ManualClock(datetime(2026, 12, 3, 8, 0, tzinfo=UTC))
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", mqtt_url=None)
+    runtime = await Runtime.create(settings, clock=clock)
+    try:
+        call = {"agency": "police", "priority": "P1", "kind": "burglary", "lat": 51.5517}
+        submitted = await runtime.submit({**call, "lon": -0.1588}, actor="test")
+        assert submitted.assignment is not None
+        drone_id = submitted.assignment.drone_id
+        drone = runtime.network.drones[drone_id]
+        other = next(
+            s
+            for s in runtime.network.sites.values()
+            if s.id != drone.home_site_id and (s.shared or s.owner == drone.owner)
+        )
+        dock = await runtime.flight_returning(drone_id, "task complete", other.position)
+        assert dock == other.id  # right above it, with room: not all the way home
+        await runtime.flight_landed(drone_id)
+        state = runtime.fleet[drone_id]
+        assert (state.docked_at, state.position) == (other.id, other.position)
+        trail = runtime.store.events(subject=drone_id)
+        returning = [s.event for s in trail if s.event.type is EventType.DRONE_RETURNING]
+        assert returning[-1].data["dock"] == other.id
+    finally:
+        await runtime.shutdown()

@@ -11,6 +11,7 @@ from typing import Any
 from skyshare.airspace import Route
 from skyshare.airspace.conformance import ExcursionTracker
 from skyshare.airspace.restrictions import ActiveFlight
+from skyshare.dispatch.docks import dock_for_return
 from skyshare.domain import (
     Assignment,
     AssignmentStatus,
@@ -71,19 +72,29 @@ class FlightHooks(Decisions, AirspaceControl):
             )
             await self._commit(change)
 
-    async def flight_returning(self, drone_id: str, reason: str) -> None:
-        """Heading for a dock: the task (if any) is done and the drone may be re-tasked."""
+    async def flight_returning(self, drone_id: str, reason: str, here: GeoPoint) -> str:
+        """Heading for a dock: the task (if any) is done and the drone may be re-tasked.
+        Returns the dock it is to land on, the nearest with a free slot, now reserved."""
         async with self._exclusive() as change:
             await self._task_status(change, drone_id, AssignmentStatus.COMPLETED, None)
+            dock = dock_for_return(self.network, self.fleet, drone_id, here)
+            home = self.fleet[drone_id].home_site_id
             self.fleet.update(
-                drone_id, status=DroneStatus.RETURNING, task_incident_id=None, task_priority=None
+                drone_id,
+                status=DroneStatus.RETURNING,
+                task_incident_id=None,
+                task_priority=None,
+                docked_at=None if dock == home else dock,
             )
             self._routes.pop(drone_id, None)
             change.drones.add(drone_id)
             change.events.append(
-                self._drone_event(EventType.DRONE_RETURNING, drone_id, {"reason": reason})
+                self._drone_event(
+                    EventType.DRONE_RETURNING, drone_id, {"reason": reason, "dock": dock}
+                )
             )
             await self._commit(change)
+        return dock
 
     async def flight_landed(self, drone_id: str) -> None:
         async with self._exclusive() as change:

@@ -249,9 +249,10 @@ class FlightDirector:
         )
 
     def _dock(self, drone_id: str) -> GeoPoint:
-        """Where the drone lands when it comes home."""
+        """The dock the drone launched from: where it lands unless, on its way back, a
+        nearer one has a free slot (``Runtime.flight_returning`` decides)."""
         runtime = self.runtime
-        return runtime.network.sites[runtime.fleet[drone_id].home_site_id].position
+        return runtime.network.sites[runtime.fleet[drone_id].dock_site_id].position
 
     async def _on_scene(
         self, vehicle: Vehicle, incident: Incident, plan: SortiePlan, alt_m: float
@@ -315,9 +316,9 @@ class FlightDirector:
                 await runtime.flight_landed(drone_id)
                 return
             self._returning.add(drone_id)
-            await runtime.flight_returning(drone_id, reason)
-            home = self._dock(drone_id)
-            here = _here(vehicle) or home
+            here = _here(vehicle) or self._dock(drone_id)
+            dock_id = await runtime.flight_returning(drone_id, reason, here)
+            home = runtime.network.sites[dock_id].position
             # The sortie's agency, whose rules the fence on board was built for; the owner's
             # only if no sortie of ours put a fence on this aircraft.
             agency = self._agency.get(drone_id, runtime.network.drones[drone_id].owner)

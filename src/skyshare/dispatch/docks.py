@@ -1,0 +1,40 @@
+"""Where a drone lands when it comes back: the nearest dock it may use with a free slot.
+
+A drone may land on its owner's docks and on any dock shared with every agency. A slot
+is taken by each drone on the dock (launching, charging or out of service there) and by
+each drone already heading there; drones out on a task hold no slot. With every usable
+dock full, the drone goes home, its own dock, and operators see it over capacity.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from skyshare.dispatch.fleet import DroneState
+from skyshare.domain import DroneStatus, GeoPoint, Network
+from skyshare.geo import haversine_m
+
+AWAY = frozenset({DroneStatus.EN_ROUTE, DroneStatus.ON_SCENE})
+
+
+def dock_for_return(
+    network: Network, fleet: Iterable[DroneState], drone_id: str, here: GeoPoint
+) -> str:
+    """The id of the site ``drone_id``, now at ``here``, should land on."""
+    drone = network.drones[drone_id]
+    taken = Counter(
+        s.dock_site_id for s in fleet if s.drone_id != drone_id and s.status not in AWAY
+    )
+    usable = [s for s in network.sites.values() if s.owner == drone.owner or s.shared]
+    usable.sort(
+        key=lambda s: (
+            float(haversine_m(here.lat, here.lon, s.position.lat, s.position.lon)),
+            s.id != drone.home_site_id,  # at equal distance, home
+            s.id,
+        )
+    )
+    for site in usable:
+        if taken[site.id] < site.dock_capacity:
+            return site.id
+    return drone.home_site_id

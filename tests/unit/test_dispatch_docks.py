@@ -1,0 +1,56 @@
+"""A drone coming back lands on the nearest dock it may use that has a free slot."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from skyshare.dispatch import DroneState
+from skyshare.dispatch.docks import dock_for_return
+from skyshare.domain import DroneStatus, LaunchSite
+from tests.unit.test_dispatch_world import QUAD, at, network, site
+
+
+def dock(site_id: str, owner: str, east_m: float, capacity: int, shared: bool = True) -> LaunchSite:
+    return replace(site(site_id, owner, at(east_m, 0), shared), dock_capacity=capacity)
+
+
+SITES = [
+    dock("home", "police", 0, 2),
+    dock("near", "fire", 4_000, 1),  # shared with every agency, one slot
+    dock("private", "ambulance", 3_900, 5, shared=False),
+    dock("middle", "police", 3_000, 1, shared=False),  # the owner's own
+]
+NET = network(SITES, [("p1", "home", QUAD), ("p2", "home", QUAD), ("f1", "near", QUAD)])
+
+
+def state(drone_id: str, status: DroneStatus, docked_at: str | None = None) -> DroneState:
+    drone = NET.drones[drone_id]
+    return DroneState(
+        drone_id, status, 80.0, at(4_000, 50), drone.home_site_id, docked_at=docked_at
+    )
+
+
+def test_the_nearest_usable_dock_with_a_free_slot_is_chosen() -> None:
+    here = at(4_000, 100)  # beside "near", just past "private", 1 km beyond "middle"
+    away = state("f1", DroneStatus.ON_SCENE)  # near's own drone is out: its slot is free
+    fleet = [state("p1", DroneStatus.RETURNING), state("p2", DroneStatus.DOCKED), away]
+    assert dock_for_return(NET, fleet, "p1", here) == "near"
+    # A drone heading there holds the slot, as one on the dock does; "private" is not
+    # shared, so the police drone goes to its owner's "middle".
+    heading = replace(away, status=DroneStatus.RETURNING)
+    assert dock_for_return(NET, [fleet[0], fleet[1], heading], "p1", here) == "middle"
+    taken = replace(state("p2", DroneStatus.CHARGING), docked_at="middle")
+    assert dock_for_return(NET, [fleet[0], taken, heading], "p1", here) == "home"
+
+
+def test_with_every_usable_dock_full_the_drone_goes_home() -> None:
+    fleet = [
+        state("p1", DroneStatus.RETURNING),
+        replace(state("p2", DroneStatus.DOCKED), docked_at="middle"),
+        state("f1", DroneStatus.DOCKED, docked_at=None),
+    ]
+    crowded = network(
+        [replace(s, dock_capacity=0) if s.id != "home" else s for s in SITES],
+        [("p1", "home", QUAD), ("p2", "home", QUAD), ("f1", "near", QUAD)],
+    )
+    assert dock_for_return(crowded, fleet, "p1", at(4_000, 100)) == "home"
