@@ -119,6 +119,7 @@ class DroneOut(BaseModel):
     id: str
     model: str
     home_site_id: str
+    dock_site_id: str  # the dock it is on or heading for: home, or the nearest free one
     owner: str
     status: str
     battery_pct: float
@@ -136,6 +137,7 @@ class DroneOut(BaseModel):
             id=drone.id,
             model=drone.model.name,
             home_site_id=drone.home_site_id,
+            dock_site_id=state.dock_site_id,
             owner=drone.owner,
             status=state.status.value,
             battery_pct=round(state.battery_pct, 1),
