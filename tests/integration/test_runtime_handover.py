@@ -64,5 +64,13 @@ async def test_a_drone_coming_back_lands_on_the_nearest_dock_with_a_free_slot(
         trail = runtime.store.events(subject=drone_id)
         returning = [s.event for s in trail if s.event.type is EventType.DRONE_RETURNING]
         assert returning[-1].data["dock"] == other.id
+        # Next time its own failsafe flies it back to where it took off: that is its dock.
+        again = await runtime.submit({**call, "lat": 51.5, "lon": -0.12}, actor="test")
+        assert again.assignment is not None
+        flown = again.assignment.drone_id
+        await runtime.flight_returning(flown, "failsafe", other.position)
+        home = runtime.network.sites[runtime.network.drones[flown].home_site_id]
+        await runtime.flight_landed(flown, where=home.position)
+        assert runtime.fleet[flown].dock_site_id == home.id
     finally:
         await runtime.shutdown()

@@ -54,3 +54,10 @@ def test_with_every_usable_dock_full_the_drone_goes_home() -> None:
         [("p1", "home", QUAD), ("p2", "home", QUAD), ("f1", "near", QUAD)],
     )
     assert dock_for_return(crowded, fleet, "p1", at(4_000, 100)) == "home"
+
+
+def test_an_aircraft_that_came_down_by_itself_is_on_the_dock_beneath_it() -> None:
+    from skyshare.dispatch.docks import dock_under
+
+    assert dock_under(NET, at(3_000, 20)) == "middle"
+    assert dock_under(NET, at(2_000, 0)) is None  # in a field: on no dock

@@ -16,6 +16,7 @@ from skyshare.domain import DroneStatus, GeoPoint, Network
 from skyshare.geo import haversine_m
 
 AWAY = frozenset({DroneStatus.EN_ROUTE, DroneStatus.ON_SCENE})
+ON_THE_DOCK_M = 50.0  # a landed aircraft this close to a dock is on it
 
 
 def dock_for_return(
@@ -38,3 +39,11 @@ def dock_for_return(
         if taken[site.id] < site.dock_capacity:
             return site.id
     return drone.home_site_id
+
+
+def dock_under(network: Network, where: GeoPoint) -> str | None:
+    """The site an aircraft that landed at ``where`` is on, if it landed on one."""
+    sites = list(network.sites.values())
+    far = [float(haversine_m(where.lat, where.lon, s.position.lat, s.position.lon)) for s in sites]
+    nearest = min(range(len(sites)), key=far.__getitem__, default=None)
+    return sites[nearest].id if nearest is not None and far[nearest] <= ON_THE_DOCK_M else None

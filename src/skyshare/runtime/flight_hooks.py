@@ -11,7 +11,7 @@ from typing import Any
 from skyshare.airspace import Route
 from skyshare.airspace.conformance import ExcursionTracker
 from skyshare.airspace.restrictions import ActiveFlight
-from skyshare.dispatch.docks import dock_for_return
+from skyshare.dispatch.docks import dock_for_return, dock_under
 from skyshare.domain import (
     Assignment,
     AssignmentStatus,
@@ -96,8 +96,16 @@ class FlightHooks(Decisions, AirspaceControl):
             await self._commit(change)
         return dock
 
-    async def flight_landed(self, drone_id: str) -> None:
+    async def flight_landed(self, drone_id: str, where: GeoPoint | None = None) -> None:
+        """On a dock, charging. ``where``: where the aircraft came down by itself (a
+        failsafe's RTL lands where it took off, not on the dock chosen for it); the dock
+        there, if any, is the one it is on."""
         async with self._exclusive() as change:
+            if where is not None:
+                site = dock_under(self.network, where)
+                if site is not None:
+                    home = self.fleet[drone_id].home_site_id
+                    self.fleet.update(drone_id, docked_at=None if site == home else site)
             self.fleet.release(drone_id, status=DroneStatus.CHARGING)
             self._launched.discard(drone_id)
             self._trackers.pop(drone_id, None)

@@ -313,7 +313,7 @@ class FlightDirector:
         try:
             vehicle = self._vehicle(drone_id)
             if not vehicle.state.airborne:  # never left, or already landed by itself
-                await runtime.flight_landed(drone_id)
+                await runtime.flight_landed(drone_id, _here(vehicle))
                 return
             self._returning.add(drone_id)
             here = _here(vehicle) or self._dock(drone_id)
@@ -438,7 +438,7 @@ class FlightDirector:
         try:
             await vehicle.wait_landed(self._timeout(900))
             await vehicle.wait_disarmed(self._timeout(120))
-            await self.runtime.flight_landed(drone_id)
+            await self.runtime.flight_landed(drone_id, _here(vehicle))
         except FleetError as exc:
             log.warning("following %s down failed: %s", drone_id, exc)
         finally:
