@@ -811,3 +811,16 @@ def test_an_in_memory_store_works_across_threads() -> None:
 
         assert run_at_once(4, post) == [None] * 4
         assert len(store.list_incidents()) == 4 and store.verify_audit_chain().count == 4
+
+
+def test_a_sqlite_file_is_on_disk_before_a_commit_is_acknowledged(tmp_path: Any) -> None:
+    """WAL with synchronous FULL: each commit is synced to disk before it returns, so a
+    power cut cannot take back an incident the caller was told is recorded."""
+    store = Store.open(f"sqlite:///{tmp_path}/skyshare.db")
+    try:
+        with store._engine.connect() as conn:
+            mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+            synchronous = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+        assert (mode, synchronous) == ("wal", 2)  # 2 is FULL
+    finally:
+        store.close()
