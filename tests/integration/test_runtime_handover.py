@@ -77,3 +77,27 @@ async def test_a_drone_coming_back_lands_on_the_nearest_dock_with_a_free_slot(
     home = runtime.network.sites[runtime.network.drones[flown].home_site_id]
     await runtime.flight_landed(flown, where=home.position)
     assert runtime.fleet[flown].dock_site_id == home.id
+
+
+async def test_a_drone_on_another_dock_is_still_there_after_a_restart(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", mqtt_url=None)
+    clock = ManualClock(datetime(2026, 12, 3, 8, 0, tzinfo=UTC))
+    first = await Runtime.create(settings, clock=clock)
+    try:
+        submitted = await first.submit({**CALL, "lon": -0.1588}, actor="test")
+        assert submitted.assignment is not None
+        drone_id = submitted.assignment.drone_id
+        home = first.network.drones[drone_id].home_site_id
+        other = next(
+            s for s in first.network.sites.values() if s.id != home and s.shared and s.dock_capacity
+        )
+        assert await first.flight_returning(drone_id, "task complete", other.position) == other.id
+        await first.flight_landed(drone_id)
+    finally:
+        await first.shutdown()
+    again = await Runtime.create(settings, clock=clock)
+    try:
+        state = again.fleet[drone_id]
+        assert (state.dock_site_id, state.position) == (other.id, other.position)
+    finally:
+        await again.shutdown()

@@ -288,6 +288,7 @@ def test_every_record_round_trips_with_times_in_utc(store: Store) -> None:
         85.0,
         "inc-1",
         datetime(2025, 7, 1, 5, 1, 2, 3, tzinfo=NEW_YORK),
+        docked_at="s1",  # last landed away from home
     )
     cordon = restriction("r-1", created_at=received_bst, ends_at=received_bst + timedelta(hours=2))
 

@@ -94,7 +94,8 @@ class FleetBook:
             if drone_id not in self._states:
                 continue
             state = self._states[drone_id]
-            position = state.position
+            docked_at = saved.docked_at if saved.docked_at in self.network.sites else None
+            position = self.network.sites[docked_at].position if docked_at else state.position
             if (
                 saved.lat is not None
                 and saved.lon is not None
@@ -110,6 +111,7 @@ class FleetBook:
                     position=position,
                     task_incident_id=task,
                     task_priority=priorities.get(task) if task else None,
+                    docked_at=docked_at,
                 )
             )
 
@@ -124,4 +126,5 @@ class FleetBook:
             s.position.alt_m,
             s.task_incident_id,
             at,
+            s.docked_at,
         )

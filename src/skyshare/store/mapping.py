@@ -82,6 +82,7 @@ def drone_state_fields(state: DroneState) -> dict[str, Any]:
         "alt_m": state.alt_m,
         "incident_id": state.incident_id,
         "state_updated_at": to_utc(state.updated_at, "updated_at"),
+        "docked_at": state.docked_at,
     }
 
 
@@ -95,6 +96,7 @@ def drone_state(row: DroneRow) -> DroneState:
         alt_m=row.alt_m,
         incident_id=row.incident_id,
         updated_at=row.state_updated_at,
+        docked_at=row.docked_at,
     )
 
 

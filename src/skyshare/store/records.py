@@ -22,6 +22,7 @@ class DroneState:
     alt_m: float | None
     incident_id: str | None
     updated_at: datetime
+    docked_at: str | None = None  # the dock it is on, when that is not its home
 
 
 @dataclass(frozen=True)

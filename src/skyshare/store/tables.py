@@ -72,6 +72,7 @@ class DroneRow(StoreRow, table=True):
     alt_m: float | None = None
     incident_id: str | None = Field(default=None, sa_type=String)
     state_updated_at: datetime = Field(sa_type=UTCDateTime)
+    docked_at: str | None = Field(default=None, sa_type=String)  # a dock not its home
 
 
 class IncidentRow(StoreRow, table=True):
