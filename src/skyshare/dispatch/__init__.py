@@ -8,8 +8,9 @@ airspace engine as a router), ``detour`` (route-length bounds around zones), ``f
 (lower bounds and exact answers), ``policy`` (feasibility, scoring, ranking), ``cover``
 (the cover-aware tie-break), ``explain`` (the operator's sentences), ``proposal`` (what a
 decision returns), ``batch`` (optimal and greedy assignment), ``relief`` (overwatch
-handover), ``sharing`` (flight minutes per agency and owner), ``naive`` (the same rules
-without shortcuts, the reference the fast path must agree with).
+handover), ``sharing`` (flight minutes per agency and owner), ``docks`` (where a drone
+lands when it comes back), ``naive`` (the same rules without shortcuts, the reference the
+fast path must agree with).
 """
 
 from skyshare.dispatch.airspace_router import AirspaceRouter
