@@ -346,7 +346,7 @@ class _Outline:
 @dataclass(frozen=True)
 class _ZoneShapes:
     """The ways one zone can go into a fence. They depend on the zone alone, so they are
-    worked out once per zone (tens of milliseconds of geometry), not once per sortie."""
+    worked out once per zone (about a millisecond of geometry each), not once per sortie."""
 
     circle: tuple[float, float, float]  # x, y, radius: encloses the zone
     circle_added: BaseGeometry  # what the circle adds beyond the zone

@@ -217,12 +217,20 @@ class FlightDirector:
         await self.runtime.flight_failed(drone_id, incident, reason)
 
     async def _fly_legs(
-        self, vehicle: Vehicle, points: Iterable[GeoPoint], alt_m: float, speed: float | None
+        self,
+        vehicle: Vehicle,
+        points: Iterable[GeoPoint],
+        alt_m: float,
+        speed: float | None,
+        leg_timeout_s: float = 1800,
     ) -> None:
         for point in points:
             await vehicle.goto(point.lat, point.lon, alt_m, speed_mps=speed)
             await vehicle.wait_reached(
-                point.lat, point.lon, tolerance_m=LEG_TOLERANCE_M, timeout_s=self._timeout(1800)
+                point.lat,
+                point.lon,
+                tolerance_m=LEG_TOLERANCE_M,
+                timeout_s=self._timeout(leg_timeout_s),
             )
 
     async def _upload(self, vehicle: Vehicle, drone_id: str, fence: FencePlan) -> None:
@@ -265,11 +273,7 @@ class FlightDirector:
             if plan.orbit_radius_m > 0:
                 await vehicle.orbit(p.lat, p.lon, plan.orbit_radius_m, alt_m=alt_m)
         elif kind.task is TaskKind.SEARCH:
-            for point in plan.on_scene:
-                await vehicle.goto(point.lat, point.lon, alt_m)
-                await vehicle.wait_reached(
-                    point.lat, point.lon, tolerance_m=LEG_TOLERANCE_M, timeout_s=self._timeout(600)
-                )
+            await self._fly_legs(vehicle, plan.on_scene, alt_m, None, leg_timeout_s=600)
         elif kind.task is TaskKind.DELIVER:
             await vehicle.goto(p.lat, p.lon, DELIVERY_ALT_M)
             await vehicle.wait_for(
