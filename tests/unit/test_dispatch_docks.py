@@ -7,7 +7,7 @@ from dataclasses import replace
 from skyshare.dispatch import DroneState
 from skyshare.dispatch.docks import dock_for_return
 from skyshare.domain import DroneStatus, LaunchSite
-from tests.unit.test_dispatch_world import QUAD, at, network, site
+from tests.unit.test_dispatch_world import NOW, QUAD, at, network, site
 
 
 def dock(site_id: str, owner: str, east_m: float, capacity: int, shared: bool = True) -> LaunchSite:
@@ -61,3 +61,42 @@ def test_an_aircraft_that_came_down_by_itself_is_on_the_dock_beneath_it() -> Non
 
     assert dock_under(NET, at(3_000, 20)) == "middle"
     assert dock_under(NET, at(2_000, 0)) is None  # in a field: on no dock
+
+
+def test_the_dispatcher_plans_each_drone_back_to_a_dock_it_may_land_on() -> None:
+    """An ambulance call beside the ambulance service's private dock: a police drone lent
+    to it must have the battery to reach a dock it may use, not the one next door."""
+    from skyshare.dispatch import Dispatcher, Reason, StraightLineRouter
+    from skyshare.domain import Priority, SharingAgreement
+
+    from .test_dispatch_world import CONFIG, docked, fleet_of, incident
+
+    net = network(
+        [
+            site("pol", "police", at(0, 0)),
+            site("amb", "ambulance", at(0, 2_000), shared=False),
+        ],
+        [("p-quad", "pol", QUAD), ("a-quad", "amb", QUAD)],
+        [SharingAgreement("police", frozenset({"ambulance"}), frozenset(Priority))],
+    )
+    dispatcher = Dispatcher(net, StraightLineRouter(cruise_alt_m=50.0), CONFIG)
+    scene = at(0, 2_100)
+    full = dispatcher.propose(incident("I-1", scene, "search", "ambulance"), fleet_of(net), NOW)
+    back_to = {c.drone_id: (c.return_site_id, c.sortie.back.time_s) for c in full.ranked}
+    assert back_to["a-quad"][0] == "amb"
+    assert back_to["p-quad"][0] == "pol"
+    assert back_to["p-quad"][1] > 2_100 / QUAD.cruise_speed_mps  # the whole way home
+
+    # Enough battery to reach the private dock with the reserve, not its own: refused.
+    police = next(c for c in full.ranked if c.drone_id == "p-quad")
+    short = police.sortie.battery_start_pct - police.sortie.battery_on_landing_pct
+    battery = CONFIG.reserve_pct + short - 5.0
+    low = dispatcher.propose(
+        incident("I-2", scene, "search", "ambulance"),
+        fleet_of(net, docked("p-quad", net, battery)),
+        NOW,
+        exclude={"a-quad"},
+    )
+    assert low.chosen is None
+    refused = {r.drone_id: r for r in low.rejected}
+    assert refused["p-quad"].reason is Reason.LOW_BATTERY

@@ -135,7 +135,7 @@ class Dispatcher:
         return (
             self.jobs.build(
                 incident,
-                index.models,
+                index.groups,
                 self.paths,
                 now,
                 wind,
@@ -173,7 +173,7 @@ class Dispatcher:
         index = self.indexes.get(fleet.ids)
         jobs = [
             self.jobs.build(
-                i, index.models, self.paths, now, wind, self.prefetch, self.disks(i.agency, now)
+                i, index.groups, self.paths, now, wind, self.prefetch, self.disks(i.agency, now)
             )
             for i in pending
         ]
@@ -289,10 +289,10 @@ class Dispatcher:
         if on_scene_drone_id not in fleet:
             raise InputError("on_scene_drone_id", f"unknown drone {on_scene_drone_id!r}")
         state = fleet[on_scene_drone_id]
-        model = self.network.drones[on_scene_drone_id].model
+        drone = self.network.drones[on_scene_drone_id]
         job, index = self.job(incident, fleet, now, wind)
         must_leave_at = now + timedelta(
-            seconds=station_left_s(self.flight_model, model, state, job)
+            seconds=station_left_s(self.flight_model, drone, state, job)
         )
         if must_leave_at >= needed_until:
             return ReliefPlan(

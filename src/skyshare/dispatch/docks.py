@@ -27,7 +27,7 @@ def dock_for_return(
     taken = Counter(
         s.dock_site_id for s in fleet if s.drone_id != drone_id and s.status not in AWAY
     )
-    usable = [s for s in network.sites.values() if s.owner == drone.owner or s.shared]
+    usable = [s for s in network.sites.values() if network.may_land(drone, s)]
     usable.sort(
         key=lambda s: (
             float(haversine_m(here.lat, here.lon, s.position.lat, s.position.lon)),

@@ -28,7 +28,7 @@ from skyshare.dispatch.config import DispatchConfig
 from skyshare.dispatch.detour import Disks, route_length_bounds
 from skyshare.dispatch.eta import Flight, FlightModel, Wind
 from skyshare.dispatch.fleet import ON_DOCK, DroneState, FleetView, status_table
-from skyshare.dispatch.index import FleetIndex
+from skyshare.dispatch.index import FleetIndex, ReturnGroup
 from skyshare.dispatch.proposal import Candidate, Reason, Rejection, Why
 from skyshare.dispatch.routing import Ends, NoPath, Path, PathSource, Prefetch
 from skyshare.domain.enums import TaskKind
@@ -62,7 +62,7 @@ class Job:
     y: float
     scene_alt_m: float
     min_scene_s: float  # the least time on scene that makes a drone useful
-    back: dict[str, ReturnLeg | None]  # by model name
+    back: dict[tuple[str, str], ReturnLeg | None]  # by (model name, owner): ``back_for``
     now: datetime
     wind: Wind
     closed: str | None = None  # why no drone can get from the scene to a dock, if so
@@ -74,6 +74,11 @@ class Job:
     def task(self) -> TaskKind:
         return self.kind.task
 
+    def back_for(self, model: DroneModel, owner: str) -> ReturnLeg | None:
+        """The cheapest flight back for a drone of ``model`` owned by ``owner`` (to a dock
+        it may land on), or None if it has none."""
+        return self.back[model.name, owner]
+
     def with_on_scene(self, seconds: float, config: DispatchConfig) -> Job:
         """The same job with a different time on scene (what a relief drone must cover)."""
         kind = replace(self.kind, on_scene_s=seconds)
@@ -81,7 +86,10 @@ class Job:
         return replace(self, kind=kind, min_scene_s=least)
 
     def no_way_back(self) -> str:
-        text = f"no legal route for {self.incident.agency} from the scene to any dock"
+        text = (
+            f"no legal route for {self.incident.agency} from the scene to any dock "
+            f"the drone may land on"
+        )
         return f"{text} ({self.closed})" if self.closed else text
 
 
@@ -98,7 +106,8 @@ def incident_kind(network: Network, incident: Incident) -> IncidentKind:
 
 
 class JobBuilder:
-    """Builds ``Job``s: finds, per drone model, the cheapest legal flight back to a dock."""
+    """Builds ``Job``s: finds, per drone model and owner, the cheapest legal flight back to
+    a dock that owner's drones may land on (``Network.may_land``)."""
 
     def __init__(
         self, network: Network, config: DispatchConfig, flight_model: FlightModel, proj: Projection
@@ -114,11 +123,20 @@ class JobBuilder:
         self.site_position = [s.position for s in sites]
         self.site_lat = np.array([s.position.lat for s in sites], float)
         self.site_lon = np.array([s.position.lon for s in sites], float)
+        self._landable: dict[str, tuple[bool, ...]] = {}
+
+    def landable(self, owner: str) -> tuple[bool, ...]:
+        """Per site (in ``site_ids`` order): may ``owner``'s drones land there?"""
+        found = self._landable.get(owner)
+        if found is None:
+            sites = self.network.sites.values()
+            found = self._landable[owner] = tuple(s.owner == owner or s.shared for s in sites)
+        return found
 
     def build(
         self,
         incident: Incident,
-        models: tuple[DroneModel, ...],
+        groups: tuple[ReturnGroup, ...],
         paths: PathSource,
         now: datetime,
         wind: Wind,
@@ -140,7 +158,7 @@ class JobBuilder:
             prefetch(Ends.repeat(goal, x, y, len(near)), docks, incident.agency, now)
         bounded: dict[tuple[float, float], float] = {}
         back, closed = self._returns(
-            goal, x, y, incident.agency, models, paths, now, wind, scene_alt, disks, near, bounded
+            goal, x, y, incident.agency, groups, paths, now, wind, scene_alt, disks, near, bounded
         )
         return Job(
             incident, kind, goal, x, y, scene_alt, min_scene, back, now, wind, closed, bounded
@@ -152,7 +170,7 @@ class JobBuilder:
         x: float,
         y: float,
         agency: str,
-        models: tuple[DroneModel, ...],
+        groups: tuple[ReturnGroup, ...],
         paths: PathSource,
         now: datetime,
         wind: Wind,
@@ -160,9 +178,10 @@ class JobBuilder:
         disks: Disks | None,
         near: NDArray[np.intp],
         bounded: dict[tuple[float, float], float],
-    ) -> tuple[dict[str, ReturnLeg | None], str | None]:
-        """Per model, the dock cheapest to reach from the scene: best-first over docks by a
-        lower bound of the energy, routing only docks whose bound can still win.
+    ) -> tuple[dict[tuple[str, str], ReturnLeg | None], str | None]:
+        """Per model and owner, the dock it may land on cheapest to reach from the scene:
+        best-first over docks by a lower bound of the energy, routing only docks whose
+        bound can still win. Owners that may land on the same docks share the answer.
 
         Also returns why the scene is closed, when the router says its own end (the
         scene) is at fault, or when ``max_return_docks`` docks in a row have no route.
@@ -182,6 +201,7 @@ class JobBuilder:
             zip(zip(sx.tolist(), sy.tolist(), strict=True), near_length.tolist(), strict=True)
         )
         # Lower bounds of the energy home, models x docks, in one go.
+        models = list({g.model.name: g.model for g in groups}.values())
         airspeed = np.array([m.cruise_speed_mps for m in models])[:, None]
         with np.errstate(divide="ignore", invalid="ignore"):
             if wind.speed_mps == 0.0:
@@ -202,32 +222,66 @@ class JobBuilder:
         orders = np.argsort(lb_wh, axis=1, kind="stable").tolist()
         bounds = lb_wh.tolist()  # plain floats: the loop below reads them one by one
         found: dict[int, Path | NoPath] = {}
-        closed: str | None = None
-        out: dict[str, ReturnLeg | None] = {m.name: None for m in models}
-        for m, model in enumerate(models):
-            bound = bounds[m]
-            best: tuple[float, str, ReturnLeg] | None = None
-            for i in orders[m]:
-                if not math.isfinite(bound[i]) or (best is not None and bound[i] > best[0]):
-                    break
-                path = found.get(i)
-                if path is None:
-                    path = found[i] = paths(goal, self.site_position[i], agency, now)
-                    if isinstance(path, NoPath) and self._scene_closed(path, found):
-                        closed = path.reason
-                        break
-                if isinstance(path, NoPath):
-                    continue
-                flight = fm.flight(model, path, from_alt_m=scene_alt, to_alt_m=0.0, wind=wind)
-                if flight is None:
-                    continue
-                site_id = self.site_ids[i]
-                if best is None or (flight.energy_wh, site_id) < best[:2]:
-                    best = (flight.energy_wh, site_id, ReturnLeg(site_id, flight, path))
-            if closed is not None:
-                return {m.name: None for m in models}, closed
-            out[model.name] = None if best is None else best[2]
+        row = {model.name: m for m, model in enumerate(models)}
+        legs: dict[tuple[int, tuple[bool, ...]], ReturnLeg | None] = {}
+        out: dict[tuple[str, str], ReturnLeg | None] = {}
+        for group in groups:
+            m, landable = row[group.model.name], self.landable(group.owner)
+            if (m, landable) not in legs:
+                leg, closed = self._cheapest_leg(
+                    goal,
+                    agency,
+                    group.model,
+                    (orders[m], bounds[m]),
+                    landable,
+                    found,
+                    paths,
+                    (now, wind, scene_alt),
+                )
+                if closed is not None:
+                    return {(g.model.name, g.owner): None for g in groups}, closed
+                legs[m, landable] = leg
+            out[group.model.name, group.owner] = legs[m, landable]
         return out, None
+
+    def _cheapest_leg(
+        self,
+        goal: GeoPoint,
+        agency: str,
+        model: DroneModel,
+        ranked: tuple[list[int], list[float]],
+        landable: tuple[bool, ...],
+        found: dict[int, Path | NoPath],
+        paths: PathSource,
+        when: tuple[datetime, Wind, float],
+    ) -> tuple[ReturnLeg | None, str | None]:
+        """The cheapest flight back for ``model`` to a ``landable`` dock, docks taken in
+        the ``ranked`` order of their energy bounds; or why the scene is closed.
+        ``found`` holds the routes already asked for; ``when`` is (now, wind, scene
+        altitude)."""
+        fm = self.flight_model
+        order, bound = ranked
+        now, wind, scene_alt = when
+        best: tuple[float, str, ReturnLeg] | None = None
+        for i in order:
+            if not math.isfinite(bound[i]) or (best is not None and bound[i] > best[0]):
+                break
+            if not landable[i]:
+                continue
+            path = found.get(i)
+            if path is None:
+                path = found[i] = paths(goal, self.site_position[i], agency, now)
+                if isinstance(path, NoPath) and self._scene_closed(path, found):
+                    return None, path.reason
+            if isinstance(path, NoPath):
+                continue
+            flight = fm.flight(model, path, from_alt_m=scene_alt, to_alt_m=0.0, wind=wind)
+            if flight is None:
+                continue
+            site_id = self.site_ids[i]
+            if best is None or (flight.energy_wh, site_id) < best[:2]:
+                best = (flight.energy_wh, site_id, ReturnLeg(site_id, flight, path))
+        return (None if best is None else best[2]), None
 
     def _scene_closed(self, failure: NoPath, found: dict[int, Path | NoPath]) -> bool:
         if failure.field == "from":  # the router blames the start: the scene itself
@@ -314,17 +368,17 @@ def battery_floor_pct(
 ) -> NDArray[np.float64]:
     """Per drone: battery needed beyond the flight out (``scene_s`` on scene, the way
     back, the reserve); inf for a model with no legal way back."""
-    per_model = []
-    for model in index.models:
-        leg = job.back[model.name]
+    per_group = []
+    for model, owner in index.groups:
+        leg = job.back_for(model, owner)
         if leg is None:
-            per_model.append(np.inf)
+            per_group.append(np.inf)
             continue
         scene_wh = scene_s * fm.scene_power_w(model, job.task) / 3600.0
-        per_model.append(
+        per_group.append(
             (scene_wh + leg.flight.energy_wh) * 100.0 / model.battery_wh + fm.config.reserve_pct
         )
-    return np.array(per_model, float)[index.model_of]
+    return np.array(per_group, float)[index.group_of]
 
 
 class Evaluator:
@@ -341,7 +395,7 @@ class Evaluator:
     ) -> Candidate | Rejection:
         fm, cfg = self.flight_model, self.config
         agency = job.incident.agency
-        back = job.back[model.name]
+        back = job.back_for(model, self.network.drones[state.drone_id].owner)
         if back is None:
             return Rejection(state.drone_id, Reason.NO_LEGAL_ROUTE, job.no_way_back())
         path = self.paths(state.position, job.goal, agency, job.now)

@@ -8,6 +8,7 @@ per fleet view's id order and reused by every decision on views of that order.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -16,6 +17,13 @@ from skyshare.domain.enums import Capability, Priority
 from skyshare.domain.errors import InputError
 from skyshare.domain.models import Drone, DroneModel
 from skyshare.domain.network import Network
+
+
+class ReturnGroup(NamedTuple):
+    """Drones of one model and one owner: the same flight back to the same docks."""
+
+    model: DroneModel
+    owner: str
 
 
 class FleetIndex:
@@ -34,6 +42,14 @@ class FleetIndex:
         self.models: tuple[DroneModel, ...] = tuple(models.values())
         position = {m.name: i for i, m in enumerate(self.models)}
         self.model_of = np.array([position[d.model.name] for d in self.drones], np.intp)
+        # Drones that come back alike: one model, one owner (so the same docks to land on).
+        groups: dict[ReturnGroup, int] = {}
+        for drone in self.drones:
+            groups.setdefault(ReturnGroup(drone.model, drone.owner), len(groups))
+        self.groups: tuple[ReturnGroup, ...] = tuple(groups)
+        self.group_of = np.array(
+            [groups[ReturnGroup(d.model, d.owner)] for d in self.drones], np.intp
+        )
 
         def column(attr: str) -> NDArray[np.float64]:
             return np.array([getattr(m, attr) for m in self.models], float)[self.model_of]

@@ -19,7 +19,7 @@ from skyshare.dispatch.evaluate import Job
 from skyshare.dispatch.fleet import DroneState
 from skyshare.dispatch.proposal import Candidate, Proposal
 from skyshare.domain.errors import InputError
-from skyshare.domain.models import DroneModel
+from skyshare.domain.models import Drone
 
 
 @dataclass(frozen=True)
@@ -69,9 +69,10 @@ class ReliefPlan:
         }
 
 
-def station_left_s(fm: FlightModel, model: DroneModel, state: DroneState, job: Job) -> float:
+def station_left_s(fm: FlightModel, drone: Drone, state: DroneState, job: Job) -> float:
     """How much longer the drone on scene can stay and still land with the reserve."""
-    back = job.back[model.name]
+    model = drone.model
+    back = job.back_for(model, drone.owner)
     if back is None:
         raise InputError("incident", job.no_way_back(), item=job.incident.id)
     pct_per_wh = 100.0 / model.battery_wh

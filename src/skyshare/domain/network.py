@@ -50,6 +50,11 @@ class Network:
         agreement = self.agreements.get(drone.owner)
         return site.shared and agreement is not None and agreement.allows(agency, priority)
 
+    def may_land(self, drone: Drone, site: LaunchSite) -> bool:
+        """May ``drone`` land on (and charge at) ``site``: its owner's, or one shared with
+        every agency?"""
+        return site.owner == drone.owner or site.shared
+
 
 class _Reader:
     """Pulls typed fields out of one item of the document, naming them when they are wrong."""
