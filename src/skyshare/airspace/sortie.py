@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
 import shapely
 
 from skyshare.airspace.airspace_map import AirspaceMap
@@ -162,12 +163,9 @@ def orbit_ring(airspace: AirspaceMap, scene: GeoPoint, radius_m: float) -> tuple
     proj = airspace.projection
     x, y = proj.point(scene.lat, scene.lon)
     reach = radius_m + 2 * LEG_TOLERANCE_M
-    ring = []
-    for k in range(ORBIT_RING_POINTS + 1):
-        angle = 2 * math.pi * k / ORBIT_RING_POINTS
-        lat, lon = proj.latlon(x + reach * math.cos(angle), y + reach * math.sin(angle))
-        ring.append(GeoPoint(lat, lon))
-    return tuple(ring)
+    angles = np.linspace(0.0, 2 * math.pi, ORBIT_RING_POINTS + 1)
+    lons, lats = proj.to_wgs84(x + reach * np.cos(angles), y + reach * np.sin(angles))
+    return tuple(GeoPoint(lat, lon) for lat, lon in zip(lats.tolist(), lons.tolist(), strict=True))
 
 
 def search_legs(
