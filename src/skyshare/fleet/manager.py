@@ -66,10 +66,11 @@ class FleetManager:
         return out
 
     def vehicle(self, system_id: int) -> Vehicle:
-        vehicles = self.vehicles
-        if system_id not in vehicles:
-            raise UnknownVehicle(system_id, sorted(vehicles))
-        return vehicles[system_id]
+        for link in self._links.values():  # as ``vehicles``: the first link that has it
+            found = link.vehicles.get(system_id)
+            if found is not None:
+                return found
+        raise UnknownVehicle(system_id, sorted(self.vehicles))
 
     def states(self) -> dict[int, VehicleState]:
         return {system_id: v.state for system_id, v in sorted(self.vehicles.items())}

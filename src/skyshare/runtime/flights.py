@@ -456,8 +456,9 @@ class FlightDirector:
         while True:
             await asyncio.sleep(max(period, 0.05))
             now = self.runtime.clock.now()
+            vehicles = self.manager.vehicles
             for drone_id, sysid in self.system_ids.items():
-                vehicle = self.manager.vehicles.get(sysid)
+                vehicle = vehicles.get(sysid)
                 state = vehicle.state if vehicle else None
                 await self.runtime.note_telemetry(drone_id, state, now, 1.0 * self.speedup)
             await self.runtime.check_conformance(now)
