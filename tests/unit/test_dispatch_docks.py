@@ -100,3 +100,14 @@ def test_the_dispatcher_plans_each_drone_back_to_a_dock_it_may_land_on() -> None
     assert low.chosen is None
     refused = {r.drone_id: r for r in low.rejected}
     assert refused["p-quad"].reason is Reason.LOW_BATTERY
+
+
+def test_a_drone_down_in_a_field_keeps_no_slot_on_its_dock() -> None:
+    """Out of service on its dock, a drone fills a slot there; down in a field waiting
+    for a crew, it fills none, and the next drone back may have the slot."""
+    here = at(4_000, 100)
+    returning = state("p1", DroneStatus.RETURNING)
+    on_its_dock = replace(state("f1", DroneStatus.MAINTENANCE), position=at(4_000, 0))
+    in_a_field = replace(on_its_dock, position=at(2_000, 0))
+    assert dock_for_return(NET, [returning, on_its_dock], "p1", here) == "middle"
+    assert dock_for_return(NET, [returning, in_a_field], "p1", here) == "near"

@@ -29,6 +29,15 @@ class ReasonIn(BaseModel):
     reason: str = Field(default="", max_length=500)
 
 
+class ReturnToServiceIn(BaseModel):
+    """A recovered drone, back on a dock. Site rules are checked by the runtime."""
+
+    site_id: str = Field(examples=["met-islington"], description="The dock it is now on")
+    battery_pct: float | None = Field(
+        default=None, ge=0.0, le=100.0, description="The charge the crew reads, if any"
+    )
+
+
 class ProposalOut(BaseModel):
     assignment_id: str
     drone_id: str

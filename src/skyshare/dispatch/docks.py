@@ -2,7 +2,8 @@
 
 A drone may land on its owner's docks and on any dock shared with every agency. A slot
 is taken by each drone on the dock (launching, charging or out of service there) and by
-each drone already heading there; drones out on a task hold no slot. With every usable
+each drone already heading there; drones out on a task hold no slot, nor does one in
+maintenance down away from its dock (in a field, waiting for a crew). With every usable
 dock full, the drone goes home, its own dock, and operators see it over capacity.
 """
 
@@ -24,9 +25,7 @@ def dock_for_return(
 ) -> str:
     """The id of the site ``drone_id``, now at ``here``, should land on."""
     drone = network.drones[drone_id]
-    taken = Counter(
-        s.dock_site_id for s in fleet if s.drone_id != drone_id and s.status not in AWAY
-    )
+    taken = slots_taken(network, fleet, besides=drone_id)
     usable = [s for s in network.sites.values() if network.may_land(drone, s)]
     usable.sort(
         key=lambda s: (
@@ -39,6 +38,25 @@ def dock_for_return(
         if taken[site.id] < site.dock_capacity:
             return site.id
     return drone.home_site_id
+
+
+def slots_taken(
+    network: Network, fleet: Iterable[DroneState], *, besides: str | None = None
+) -> Counter[str]:
+    """How many slots each site has taken, by drones other than ``besides``."""
+    return Counter(
+        s.dock_site_id for s in fleet if s.drone_id != besides and _holds_slot(network, s)
+    )
+
+
+def _holds_slot(network: Network, state: DroneState) -> bool:
+    if state.status in AWAY:
+        return False
+    if state.status is DroneStatus.MAINTENANCE:  # on its dock, or down somewhere else
+        dock = network.sites[state.dock_site_id].position
+        p = state.position
+        return float(haversine_m(p.lat, p.lon, dock.lat, dock.lon)) <= ON_THE_DOCK_M
+    return True
 
 
 def dock_under(network: Network, where: GeoPoint) -> str | None:

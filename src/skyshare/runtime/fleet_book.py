@@ -77,6 +77,26 @@ class FleetBook:
             position=dock.position,
         )
 
+    def land_on(
+        self, drone_id: str, site_id: str, status: DroneStatus = DroneStatus.CHARGING
+    ) -> None:
+        """On the dock at ``site_id`` with no task (``docked_at`` names it unless home)."""
+        home = self._states[drone_id].home_site_id
+        self.update(drone_id, docked_at=None if site_id == home else site_id)
+        self.release(drone_id, status)
+
+    def stranded(self, drone_id: str, where: GeoPoint) -> None:
+        """Down away from every dock: out of service where it lies, with no task and no
+        dock kept for it, until a crew recovers it."""
+        self.update(
+            drone_id,
+            status=DroneStatus.MAINTENANCE,
+            task_incident_id=None,
+            task_priority=None,
+            position=where,
+            docked_at=None,
+        )
+
     def snapshot(self) -> tuple[dict[str, DroneState], FleetView]:
         return dict(self._states), self._view
 

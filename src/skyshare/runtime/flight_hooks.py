@@ -98,26 +98,42 @@ class FlightHooks(Decisions, AirspaceControl):
 
     async def flight_landed(self, drone_id: str, where: GeoPoint | None = None) -> None:
         """On a dock, charging. ``where``: where the aircraft came down by itself (a
-        failsafe's RTL lands where it took off, not on the dock chosen for it); the dock
-        there, if any, is the one it is on."""
+        failsafe's RTL lands where it took off, a LAND where it is, not on the dock chosen
+        for it); the dock there is the one it is on. Down on no dock, it is out of service
+        where it lies until a crew recovers it (``return_to_service``)."""
         async with self._exclusive() as change:
-            if where is not None:
-                site = dock_under(self.network, where)
-                if site is not None:
-                    home = self.fleet[drone_id].home_site_id
-                    self.fleet.update(drone_id, docked_at=None if site == home else site)
-            self.fleet.release(drone_id, status=DroneStatus.CHARGING)
+            site = dock_under(self.network, where) if where is not None else None
+            stranded = where is not None and site is None
+            if site is not None:
+                self.fleet.land_on(drone_id, site)
+            elif where is not None:
+                self.fleet.stranded(drone_id, where)
+            else:
+                self.fleet.release(drone_id, status=DroneStatus.CHARGING)
             self._launched.discard(drone_id)
             self._trackers.pop(drone_id, None)
             change.drones.add(drone_id)
             change.events.append(
                 self._drone_event(
-                    EventType.DRONE_LANDED,
-                    drone_id,
-                    {"battery_pct": round(self.fleet[drone_id].battery_pct, 1)},
+                    EventType.DRONE_LANDED, drone_id, self._landing(drone_id, stranded)
                 )
             )
             await self._commit(change)
+
+    def _landing(self, drone_id: str, stranded: bool) -> dict[str, Any]:
+        """What the DRONE_LANDED event says: the battery, and for a drone down away from
+        every dock, where it is and that it needs recovering."""
+        state = self.fleet[drone_id]
+        data: dict[str, Any] = {"battery_pct": round(state.battery_pct, 1)}
+        if stranded:
+            data.update(
+                on_dock=False,
+                lat=state.position.lat,
+                lon=state.position.lon,
+                needs_recovery=True,
+                reason="landed away from any dock: out of service until recovered",
+            )
+        return data
 
     async def flight_failed(self, drone_id: str, incident: Incident, reason: str) -> None:
         """The sortie could not go on (a command refused, no legal route): the incident

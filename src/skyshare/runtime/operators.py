@@ -1,18 +1,22 @@
-"""Operator decisions on a proposal or a call: approve, decline, close, escalate."""
+"""Operator decisions on a proposal or a call (approve, decline, close, escalate) and on a
+drone (back into service after recovery)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
 
-from skyshare.domain import AssignmentStatus, IncidentStatus
-from skyshare.domain.events import EventType
+from skyshare.dispatch import DroneState
+from skyshare.dispatch.docks import slots_taken
+from skyshare.dispatch.fleet import OUT_OF_SERVICE
+from skyshare.domain import AssignmentStatus, DroneStatus, IncidentStatus, InputError
+from skyshare.domain.events import Event, EventType
 from skyshare.runtime.decisions import Decisions
 from skyshare.runtime.state import DISPATCHER, LIVE, Conflict, IncidentView
 
 
 class Operators(Decisions):
-    """What an operator (or the proposal timeout) decides about an incident."""
+    """What an operator (or the proposal timeout) decides about an incident or a drone."""
 
     async def approve(self, incident_id: str, *, actor: str) -> IncidentView:
         async with self._exclusive() as change:
@@ -98,6 +102,59 @@ class Operators(Decisions):
             await self._commit(change)
         self._escalated.update(i.id for i in overdue)
         return [i.id for i in overdue]
+
+    async def return_to_service(
+        self, drone_id: str, site_id: str, *, actor: str, battery_pct: float | None = None
+    ) -> DroneState:
+        """A crew has brought an out-of-service drone (down in a field, say) to the dock at
+        ``site_id``: it charges there and may be offered for calls again. ``battery_pct``:
+        the charge the crew reads, if they give one."""
+        async with self._exclusive() as change:
+            self._check_return(drone_id, site_id, battery_pct)
+            before = self.fleet[drone_id]
+            battery = before.battery_pct if battery_pct is None else battery_pct
+            status = DroneStatus.DOCKED if battery >= 100.0 else DroneStatus.CHARGING
+            self.fleet.update(drone_id, battery_pct=battery)
+            self.fleet.land_on(drone_id, site_id, status)
+            change.drones.add(drone_id)
+            change.events.append(
+                Event(
+                    EventType.DRONE_STATUS,
+                    self.clock.now(),
+                    actor,
+                    drone_id,
+                    self.network.drones[drone_id].owner,
+                    {
+                        "status": status.value,
+                        "previous_status": before.status.value,
+                        "site_id": site_id,
+                        "battery_pct": round(battery, 1),
+                        "reason": "returned to service",
+                    },
+                )
+            )
+            await self._commit(change)
+        return self.fleet[drone_id]
+
+    def _check_return(self, drone_id: str, site_id: str, battery_pct: float | None) -> None:
+        """Refuse a return to service that names the wrong drone or a dock it cannot use."""
+        drone = self.network.drones.get(drone_id)
+        if drone is None:
+            raise InputError("drone_id", f"no drone {drone_id}")
+        site = self.network.sites.get(site_id)
+        if site is None:
+            raise InputError("site_id", f"no site {site_id}")
+        if not self.network.may_land(drone, site):
+            raise InputError(
+                "site_id", f"{site_id} is {site.owner}'s and not shared: {drone_id} may not land"
+            )
+        status = self.fleet[drone_id].status
+        if status not in OUT_OF_SERVICE:
+            raise InputError("drone_id", f"{drone_id} is {status.value}, not out of service")
+        if battery_pct is not None and not 0.0 <= battery_pct <= 100.0:
+            raise InputError("battery_pct", f"must be in [0, 100], got {battery_pct}")
+        if slots_taken(self.network, self.fleet, besides=drone_id)[site_id] >= site.dock_capacity:
+            raise InputError("site_id", f"{site_id} has no free slot ({site.dock_capacity} in all)")
 
     async def _proposed(self, incident_id: str, what: str) -> IncidentView:
         view = await self.incident(incident_id)
