@@ -29,7 +29,7 @@ def _drone(client: TestClient, drone_id: str) -> dict:
 def test_a_recovered_drone_is_returned_to_service_on_a_dock(client: TestClient) -> None:
     drone_id = _down_in_a_field(client, "police")
     down = _drone(client, drone_id)
-    assert down["status"] == "maintenance"
+    assert (down["status"], down["dock_site_id"]) == ("maintenance", None)  # on no dock
     assert (down["lat"], down["lon"]) == (FIELD.lat, FIELD.lon)
     r = client.post(
         f"/api/v1/drones/{drone_id}/return-to-service",

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from skyshare.dispatch import DroneState
+from skyshare.dispatch.docks import stranded
 from skyshare.domain import Assignment, Incident, LaunchSite, Network
 
 
@@ -128,7 +129,9 @@ class DroneOut(BaseModel):
     id: str
     model: str
     home_site_id: str
-    dock_site_id: str  # the dock it is on or heading for: home, or the nearest free one
+    # The dock it is on or heading for (home, or the nearest free one); None while it is
+    # out of service away from every dock, waiting for a crew.
+    dock_site_id: str | None
     owner: str
     status: str
     battery_pct: float
@@ -146,7 +149,7 @@ class DroneOut(BaseModel):
             id=drone.id,
             model=drone.model.name,
             home_site_id=drone.home_site_id,
-            dock_site_id=state.dock_site_id,
+            dock_site_id=None if stranded(network, state) else state.dock_site_id,
             owner=drone.owner,
             status=state.status.value,
             battery_pct=round(state.battery_pct, 1),

@@ -50,13 +50,16 @@ def slots_taken(
 
 
 def _holds_slot(network: Network, state: DroneState) -> bool:
-    if state.status in AWAY:
+    return state.status not in AWAY and not stranded(network, state)
+
+
+def stranded(network: Network, state: DroneState) -> bool:
+    """Out of service away from its dock (down in a field, waiting for a crew)?"""
+    if state.status is not DroneStatus.MAINTENANCE:
         return False
-    if state.status is DroneStatus.MAINTENANCE:  # on its dock, or down somewhere else
-        dock = network.sites[state.dock_site_id].position
-        p = state.position
-        return float(haversine_m(p.lat, p.lon, dock.lat, dock.lon)) <= ON_THE_DOCK_M
-    return True
+    dock = network.sites[state.dock_site_id].position
+    p = state.position
+    return float(haversine_m(p.lat, p.lon, dock.lat, dock.lon)) > ON_THE_DOCK_M
 
 
 def dock_under(network: Network, where: GeoPoint) -> str | None:
