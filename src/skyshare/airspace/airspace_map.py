@@ -260,10 +260,12 @@ class AirspaceMap:
         permissions: Iterable[tuple[str, str]] = frozenset(),
         cruise_alt_m: float | None = None,
         horizon_s: float = 1800.0,
+        remember: bool = True,
     ) -> Route:
         """The shortest legal route; raises ``NoRoute`` (field ``from``/``to``) if none.
 
         Zones count if they are active at any time from ``at`` to ``at + horizon_s``.
+        ``remember=False`` solves it again rather than answering from the routes kept.
         """
         posix(at)  # refuses a naive datetime with a clear message
         return self.router.route(
@@ -275,6 +277,7 @@ class AirspaceMap:
             permissions=permissions_of(permissions),
             cruise_alt_m=cruise_alt_m,
             horizon_s=horizon_s,
+            remember=remember,
         )
 
     def route_uncached(

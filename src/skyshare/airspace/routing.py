@@ -214,7 +214,11 @@ class Router:
         cruise_alt_m: float | None = None,
         horizon_s: float = 1800.0,
         cached: bool = True,
+        remember: bool = True,
     ) -> Route:
+        """``cached``: use the graph kept for this setting (off: build one, as the
+        benchmark's baseline does); ``remember``: keep the route and answer the same query
+        from memory (off: solve it again, as a dispatcher routing from scratch does)."""
         cruise = airspace.min_cruise_alt_m if cruise_alt_m is None else float(cruise_alt_m)
         if not 0 < cruise <= airspace.ceiling_m:
             raise InputError(
@@ -239,6 +243,8 @@ class Router:
             _refuse("from", "start", setting.zone_holding(p), agency)
             _refuse("to", "goal", setting.zone_holding(g), agency)
             entry = setting.entry
+        if not remember:
+            return self._solve(airspace, entry, start, goal, p, g, cruise, agency)
         key = (start.lat, start.lon, goal.lat, goal.lon, cruise)
         return entry.routes.get_or_make(
             key, lambda: self._solve(airspace, entry, start, goal, p, g, cruise, agency)

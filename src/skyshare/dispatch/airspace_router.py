@@ -74,6 +74,16 @@ class AirspaceRouter:
         return self.airspace.buffer_m + 3.0 * self.airspace.simplify_m + 1.0
 
     def route(self, start: GeoPoint, goal: GeoPoint, agency: str, *, at: datetime) -> Route:
+        return self._route(start, goal, agency, at, remember=True)
+
+    def route_afresh(self, start: GeoPoint, goal: GeoPoint, agency: str, *, at: datetime) -> Route:
+        """``route`` solved again, not answered from the routes the map keeps: what a
+        dispatcher routing every candidate from scratch pays."""
+        return self._route(start, goal, agency, at, remember=False)
+
+    def _route(
+        self, start: GeoPoint, goal: GeoPoint, agency: str, at: datetime, *, remember: bool
+    ) -> Route:
         return self.airspace.route(
             start,
             goal,
@@ -81,6 +91,7 @@ class AirspaceRouter:
             at=at,
             permissions=self.permissions.get(agency, frozenset()),
             horizon_s=self.horizon_s,
+            remember=remember,
         )
 
     def prepare(self, starts: list[GeoPoint], agency: str, *, at: datetime) -> None:

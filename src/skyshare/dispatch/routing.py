@@ -298,10 +298,17 @@ def straight_path(key: tuple, length_m: float, cruise_alt_m: float) -> Path:
 
 
 def fresh_path(
-    router: Router, start: GeoPoint, goal: GeoPoint, agency: str, at: datetime
+    router: Router,
+    start: GeoPoint,
+    goal: GeoPoint,
+    agency: str,
+    at: datetime,
+    *,
+    route: Callable[..., RouteLike] | None = None,
 ) -> Path | NoPath:
-    """Ask the router, turning its "no legal route" into a ``NoPath``."""
+    """Ask the router (or its ``route`` method given), turning its "no legal route" into
+    a ``NoPath``."""
     try:
-        return Path.of(router.route(start, goal, agency, at=at))
+        return Path.of((route or router.route)(start, goal, agency, at=at))
     except InputError as exc:
         return NoPath(exc.reason, exc.field)
