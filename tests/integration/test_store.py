@@ -53,6 +53,7 @@ from skyshare.store import (
     NotFound,
     Store,
     StoredRestriction,
+    Tx,
     chain_hash,
 )
 from skyshare.store.engine import normalize_url
@@ -459,6 +460,36 @@ def test_a_store_error_mid_transaction_undoes_the_earlier_writes(store: Store) -
     assert store.events() == []
 
 
+def test_a_refused_write_caught_mid_transaction_lets_the_rest_commit(store: Store) -> None:
+    proposal = Assignment("asg-1", "inc-1", "d1", "s1", 80.0, "nearest")
+    with store.transaction() as tx:
+        tx.sync_network(network(), at=T0)
+        tx.add_incident(incident(1))
+        tx.add_incident(incident(2))
+        tx.save_assignment(proposal)
+    refusals: list[tuple[Callable[[Tx], None], type[Exception]]] = [
+        (lambda tx: tx.add_incident(incident(3, external_id="CAD-1")), DuplicateIncident),
+        (lambda tx: tx.update_incident(incident(2, external_id="CAD-1")), DuplicateIncident),
+        (lambda tx: tx.update_incident(incident(9)), NotFound),
+        (lambda tx: tx.save_assignment(replace(proposal, id="asg-2", drone_id="ghost")), NotFound),
+        (lambda tx: tx.save_assignment(replace(proposal, site_id="ghost")), NotFound),
+    ]
+    dispatched = incident(2, status=IncidentStatus.DISPATCHED)
+
+    with store.transaction() as tx:  # as a caller that answers each refusal and goes on
+        tx.append(event("inc-1", 1))
+        for write, refusal in refusals:
+            with pytest.raises(refusal):
+                write(tx)
+        tx.update_incident(dispatched)
+        tx.append(event("inc-2", 2))
+
+    assert store.get_incident("inc-2") == dispatched and store.get_incident("inc-3") is None
+    assert store.assignments_for("inc-1") == [proposal]
+    assert [e.event.subject for e in store.events()] == ["inc-1", "inc-2"]
+    assert store.verify_audit_chain() == ChainCheck(ok=True, count=2)
+
+
 # -- audit log --------------------------------------------------------------------------------
 
 
@@ -477,6 +508,21 @@ def test_the_audit_chain_verifies_and_links_each_entry_to_the_one_before(store: 
     assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(entries))
     check = store.verify_audit_chain()
     assert (check.ok, check.count, check.first_bad_seq) == (True, 5, None)
+
+
+def test_a_failed_batch_of_entries_leaves_the_chain_where_the_last_commit_left_it(
+    store: Store,
+) -> None:
+    append_events(store, 2)
+    with pytest.raises(RuntimeError, match="crash"), store.transaction() as tx:
+        for n in range(3):
+            tx.append(event("inc-1", n))
+        raise RuntimeError("crash before commit")
+    assert store.verify_audit_chain() == ChainCheck(ok=True, count=2)
+
+    append_events(store, 3)
+    assert [e.seq for e in store.events()] == [1, 2, 3, 4, 5]
+    assert store.verify_audit_chain() == ChainCheck(ok=True, count=5)
 
 
 def test_an_edited_entry_breaks_the_chain_at_that_entry(store: Store, store_url: str) -> None:
@@ -697,6 +743,27 @@ def test_an_assignment_is_updated_in_place_and_listed_in_order(store: Store) -> 
     with store.transaction() as tx:
         tx.save_assignment(declined)
     assert store.assignments_for("inc-1") == [declined, second]
+
+
+def test_reads_inside_a_transaction_see_its_own_later_writes(store: Store) -> None:
+    proposal = Assignment("asg-1", "inc-1", "d1", "s1", 80.0, "nearest")
+    dispatched = incident(1, status=IncidentStatus.DISPATCHED)
+    approved = replace(proposal, status=AssignmentStatus.APPROVED)
+    launching = DroneState("d1", DroneStatus.LAUNCHING, 97.0, 51.5, -0.13, 5.0, "inc-1", T0)
+    with store.transaction() as tx:
+        tx.sync_network(network(), at=T0)
+        tx.add_incident(incident(1))
+        tx.save_assignment(proposal)
+        assert tx.get_incident("inc-1") == tx.find_incident("police", "CAD-1") == incident(1)
+        assert tx.get_assignment("asg-1") == proposal
+        assert tx.drone_states()["d1"].status == DroneStatus.DOCKED
+
+        tx.update_incident(dispatched)
+        tx.save_assignment(approved)
+        tx.save_drone_state(launching)
+        assert tx.get_incident("inc-1") == tx.find_incident("police", "CAD-1") == dispatched
+        assert tx.get_assignment("asg-1") == approved
+        assert tx.drone_states()["d1"] == launching
 
 
 def test_writes_about_unknown_records_are_refused(store: Store) -> None:

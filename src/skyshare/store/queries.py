@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import func, or_
+from sqlalchemy import Connection, Table, func, or_
 from sqlmodel import Session, col, select
 
 from skyshare.domain import Assignment, Incident, IncidentStatus
@@ -126,17 +126,19 @@ def audit_head(session: Session) -> AuditHeadRow:
     return session.exec(select(AuditHeadRow).where(AuditHeadRow.id == AUDIT_HEAD_ID)).one()
 
 
-def audit_head_for_append(session: Session) -> tuple[int, str]:
+_HEAD: Table = AuditHeadRow.__table__  # type: ignore[attr-defined]
+# Built once and run on the connection, past the ORM: every transaction that logs runs it.
+_HEAD_FOR_APPEND = (
+    select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == AUDIT_HEAD_ID).with_for_update()
+)
+
+
+def audit_head_for_append(connection: Connection) -> tuple[int, str]:
     """The chain head's ``(seq, hash)``, locked until the transaction ends.
 
     The row lock serialises appenders on PostgreSQL; SQLite already holds its write lock.
     """
-    query = (
-        select(AuditHeadRow.seq, AuditHeadRow.hash)
-        .where(AuditHeadRow.id == AUDIT_HEAD_ID)
-        .with_for_update()
-    )
-    seq, head_hash = session.exec(query).one()
+    seq, head_hash = connection.execute(_HEAD_FOR_APPEND).one()
     return seq, head_hash
 
 

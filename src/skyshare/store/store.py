@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, text
+from sqlalchemy import Connection, Engine, Table, bindparam, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -94,8 +95,9 @@ class Store:
             session.begin(),
         ):
             # Mark the connection before its BEGIN so SQLite takes the write lock now.
-            session.connection(execution_options={WRITES: True})
-            yield Tx(session)
+            tx = Tx(session, session.connection(execution_options={WRITES: True}))
+            yield tx
+            tx.before_commit()
 
     @contextlib.contextmanager
     def _reading(self, **options: Any) -> Iterator[Session]:
@@ -176,24 +178,72 @@ class Store:
         return self._engine.dialect.name == "postgresql"
 
 
-_EVENTS = EventRow.__table__  # type: ignore[attr-defined]
-_HEAD = AuditHeadRow.__table__  # type: ignore[attr-defined]
+# The hot write path runs statements built once, here, on the tables themselves, through
+# the session's connection: building ORM statements, and the ORM's bookkeeping around
+# them, cost more CPU than the database did.
+_EVENTS: Table = EventRow.__table__  # type: ignore[attr-defined]
+_HEAD: Table = AuditHeadRow.__table__  # type: ignore[attr-defined]
+_INCIDENTS: Table = IncidentRow.__table__  # type: ignore[attr-defined]
+_ASSIGNMENTS: Table = AssignmentRow.__table__  # type: ignore[attr-defined]
+_DRONES: Table = DroneRow.__table__  # type: ignore[attr-defined]
 _INSERT_EVENT = _EVENTS.insert()
 _MOVE_HEAD = (
     _HEAD.update()
     .where(_HEAD.c.id == queries.AUDIT_HEAD_ID)
     .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 )
+# UPDATEs whose SET clause is the columns named in the parameters.
+_UPDATE_INCIDENT = _INCIDENTS.update().where(_INCIDENTS.c.id == bindparam("incident_key"))
+_UPDATE_DRONE = _DRONES.update().where(_DRONES.c.id == bindparam("drone_key"))
+
+
+# ON CONFLICT is a dialect construct: one statement per backend, picked by the
+# transaction's dialect.
+_DialectInsert = sqlite.Insert | postgresql.Insert
+_DIALECT_INSERTS: dict[str, Callable[[Table], _DialectInsert]] = {
+    "sqlite": sqlite.insert,
+    "postgresql": postgresql.insert,
+}
+
+
+def _upsert_on_id(
+    insert: Callable[[Table], _DialectInsert], table: Table, keys: set[str]
+) -> _DialectInsert:
+    """INSERT, or on a taken ``id`` overwrite every column but ``keys`` with the new values."""
+    statement = insert(table)
+    changed = {c.name: statement.excluded[c.name] for c in table.c if c.name not in keys}
+    return statement.on_conflict_do_update(index_elements=[table.c.id], set_=changed)
+
+
+# Nothing on a taken id or external id: ``rowcount`` 0 tells the duplicate (an INSERT's
+# rowcount is kept only when asked for).
+_ADD_INCIDENT = {
+    name: insert(_INCIDENTS).on_conflict_do_nothing().execution_options(preserve_rowcount=True)
+    for name, insert in _DIALECT_INSERTS.items()
+}
+_SAVE_ASSIGNMENT = {
+    name: _upsert_on_id(insert, _ASSIGNMENTS, {"row_id", "id"})  # row_id keeps the order
+    for name, insert in _DIALECT_INSERTS.items()
+}
 
 
 class Tx:
     """Writes (and the reads a write needs) inside one ``Store.transaction()``."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, connection: Connection) -> None:
         self._session = session
+        self._connection = connection  # the session's: hot writes go straight to it
+        self._dialect = connection.dialect.name
         # The audit chain's head once this transaction holds its lock: later appends in
-        # the same transaction chain on from it without reading it again.
+        # the same transaction chain on from it without reading it again, and the
+        # ``audit_head`` row is written once, by ``before_commit``.
         self._head: tuple[int, str] | None = None
+
+    def before_commit(self) -> None:
+        """Record the chain's new head. ``Store.transaction()`` calls it just before commit."""
+        if self._head is not None:
+            seq, digest = self._head
+            self._connection.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": digest})
 
     # -- reads that see this transaction's own writes -------------------------------
 
@@ -252,24 +302,24 @@ class Tx:
         concurrent posts of the same call cannot both get in.
         """
         fields = mapping.incident_fields(incident)
-        try:
-            with self._session.begin_nested():  # a savepoint: the race loser can still read
-                self._session.add(IncidentRow(id=incident.id, **fields))
-        except IntegrityError:
-            existing = self._existing_incident(incident)
-            if existing is None:
-                raise
-            raise DuplicateIncident(existing) from None
+        # The conflict is skipped, not raised, so the transaction stays usable on
+        # PostgreSQL too: the race loser can still read the winner and log the duplicate.
+        done = self._connection.execute(_ADD_INCIDENT[self._dialect], {"id": incident.id, **fields})
+        if done.rowcount == 1:
+            return
+        existing = self._existing_incident(incident)
+        if existing is None:  # the database skipped it, yet no incident holds its keys
+            raise RuntimeError(f"incident {incident.id!r} was refused for no visible reason")
+        raise DuplicateIncident(existing)
 
     def update_incident(self, incident: Incident) -> None:
         """Overwrite a stored incident (status changes and the like)."""
         fields = mapping.incident_fields(incident)
-        row = self._session.get(IncidentRow, incident.id)
-        if row is None:
-            raise NotFound("incident", incident.id)
         try:
-            with self._session.begin_nested():
-                _assign(row, fields)
+            with self._undoable():
+                done = self._connection.execute(
+                    _UPDATE_INCIDENT, {"incident_key": incident.id, **fields}
+                )
         except IntegrityError:
             taken_by = None
             if incident.external_id is not None:
@@ -279,17 +329,17 @@ class Tx:
             if taken_by is None or taken_by.id == incident.id:
                 raise
             raise DuplicateIncident(taken_by) from None
+        if done.rowcount == 0:
+            raise NotFound("incident", incident.id)
 
     def save_assignment(self, assignment: Assignment) -> None:
         """Insert an assignment, or update the stored one with the same id."""
         fields = mapping.assignment_fields(assignment)
-        row = queries.assignment_row(self._session, assignment.id)
         try:
-            with self._session.begin_nested():
-                if row is None:
-                    self._session.add(AssignmentRow(id=assignment.id, **fields))
-                else:
-                    _assign(row, fields)
+            with self._undoable():
+                self._connection.execute(
+                    _SAVE_ASSIGNMENT[self._dialect], {"id": assignment.id, **fields}
+                )
         except IntegrityError:
             # The foreign keys refused it: say which of them names nothing.
             for kind, table, key in (
@@ -304,11 +354,8 @@ class Tx:
     def save_drone_state(self, state: DroneState) -> None:
         """Record a drone's live state. The drone must be in the network (``sync_network``)."""
         fields = mapping.drone_state_fields(state)
-        drones = DroneRow.__table__.c  # type: ignore[attr-defined]
-        done = self._session.execute(
-            DroneRow.__table__.update().where(drones.id == state.drone_id).values(**fields)  # type: ignore[attr-defined]
-        )
-        if done.rowcount != 1:  # type: ignore[attr-defined]
+        done = self._connection.execute(_UPDATE_DRONE, {"drone_key": state.drone_id, **fields})
+        if done.rowcount != 1:
             raise NotFound("drone", state.drone_id)
 
     # -- audit log -------------------------------------------------------------------
@@ -317,13 +364,11 @@ class Tx:
         """Add ``event`` to the end of the audit log, chained to the entry before it."""
         event = normalize_event(event)
         if self._head is None:
-            self._head = queries.audit_head_for_append(self._session)
+            self._head = queries.audit_head_for_append(self._connection)
         head_seq, prev_hash = self._head
         seq = head_seq + 1
         digest = chain_hash(seq, event, prev_hash)
-        # Statements built once, on the tables themselves: the log is the hottest write
-        # path, and building an ORM statement per event cost more than the database.
-        self._session.execute(
+        self._connection.execute(
             _INSERT_EVENT,
             {
                 "seq": seq,
@@ -337,7 +382,6 @@ class Tx:
                 "hash": digest,
             },
         )
-        self._session.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": digest})
         self._head = (seq, digest)
         return StoredEvent(seq, event, prev_hash, digest)
 
@@ -360,6 +404,16 @@ class Tx:
         if row.lifted_at is None:
             row.lifted_at = lifted_at
             self._session.flush()
+
+    def _undoable(self) -> contextlib.AbstractContextManager[Any]:
+        """Around a write whose error is diagnosed afterwards, in the same transaction.
+
+        A savepoint on PostgreSQL, which aborts the whole transaction on an error; SQLite
+        undoes just the failed statement by itself, so it needs none.
+        """
+        if self._dialect == "postgresql":
+            return self._connection.begin_nested()
+        return contextlib.nullcontext()
 
     def _existing_incident(self, incident: Incident) -> Incident | None:
         same_id = queries.get_incident(self._session, incident.id)
