@@ -1,4 +1,5 @@
-"""The ``backend`` fixture: vehicles to fly, from mavsim always and a real SITL when supplied.
+"""The ``backend`` fixture: vehicles to fly, from mavsim always and a real SITL when supplied;
+and ``runtime``: a runtime on a fresh SQLite file with a hand-driven clock, no fleet.
 
 Every test that takes ``backend`` runs once per backend:
 
@@ -22,11 +23,16 @@ import os
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from skyshare.config import Settings
 from skyshare.fleet import FleetConfig, FleetManager, Vehicle
+from skyshare.runtime.clock import ManualClock
+from skyshare.runtime.runtime import Runtime
 
 HOME = (51.5074, -0.1278, 20.0)  # lat, lon, alt AMSL
 MAVSIM_SPEEDUP = 20.0
@@ -212,3 +218,15 @@ async def _sitl(
         )
     finally:
         fleet.stop()
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
+    """A runtime on a fresh SQLite file, its clock moved by hand; no fleet, no broker."""
+    clock = ManualClock(datetime(2026, 12, 3, 8, 0, tzinfo=UTC))
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", mqtt_url=None)
+    live = await Runtime.create(settings, clock=clock)
+    try:
+        yield live
+    finally:
+        await live.shutdown()

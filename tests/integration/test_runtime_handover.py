@@ -4,11 +4,8 @@ when the reporting task is cancelled, and a drone coming back takes the nearest 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-
-import pytest
 
 from skyshare.config import Settings
 from skyshare.domain.events import EventType
@@ -16,17 +13,6 @@ from skyshare.runtime.clock import ManualClock
 from skyshare.runtime.runtime import Runtime
 
 CALL = {"agency": "police", "priority": "P1", "kind": "burglary", "lat": 51.5517}
-
-
-@pytest.fixture
-async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
-    clock = ManualClock(datetime(2026, 12, 3, 8, 0, tzinfo=UTC))
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", mqtt_url=None)
-    live = await Runtime.create(settings, clock=clock)
-    try:
-        yield live
-    finally:
-        await live.shutdown()
 
 
 async def test_a_failed_sortie_hands_its_call_on_though_its_task_is_cancelled(

@@ -3,7 +3,6 @@ offered for nothing and keeping no dock slot, until an operator puts it back on 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,17 +18,6 @@ from skyshare.runtime.runtime import Runtime
 CAMDEN = {"agency": "police", "priority": "P1", "kind": "burglary", "lat": 51.5517, "lon": -0.1588}
 DAGENHAM = "lfb-dagenham"  # a shared fire dock: two slots, one taken by its own drone
 FIELD = GeoPoint(51.5545, 0.1500)  # open ground 700 m from the Dagenham dock
-
-
-@pytest.fixture
-async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
-    clock = ManualClock(datetime(2026, 12, 3, 8, 0, tzinfo=UTC))
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", mqtt_url=None)
-    live = await Runtime.create(settings, clock=clock)
-    try:
-        yield live
-    finally:
-        await live.shutdown()
 
 
 async def _flying(runtime: Runtime) -> str:
