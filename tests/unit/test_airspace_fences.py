@@ -34,7 +34,7 @@ from skyshare.airspace.fences import (
     validate_fence,
 )
 from skyshare.airspace.service_area import parse_service_area
-from skyshare.airspace.sortie import plan_sortie
+from skyshare.airspace.sortie import plan_return, plan_sortie
 from skyshare.config import REPO_ROOT
 from skyshare.domain import TaskKind
 from skyshare.domain.models import GeoPoint
@@ -101,6 +101,7 @@ def test_a_fire_fence_excludes_the_nearby_zones_within_the_autopilot_s_limits(li
         return_point=GeoPoint(51.5000, -0.2200),
         rally_points=[GeoPoint(51.5100, -0.2300)],
         limits=limits,
+        containment_m=None,  # the whole service area: every zone within 10 km goes in
     )
     assert len(plan.items) <= limits.max_items
     if limits.storage_bytes:
@@ -119,7 +120,9 @@ def test_a_fire_fence_excludes_the_nearby_zones_within_the_autopilot_s_limits(li
 
 
 def test_police_fences_leave_out_the_areas_police_may_enter():
-    plan = build_fence(london(), service_area(), agency="police", at=NOON, home=HOME)
+    plan = build_fence(
+        london(), service_area(), agency="police", at=NOON, home=HOME, containment_m=None
+    )
     assert "EG RU143A" in plan.excluded_zones
     assert not {"EG R157", "EG R158"} & set(plan.excluded_zones)
 
@@ -146,6 +149,7 @@ def test_two_inclusion_areas_get_their_own_groups_and_mean_their_union():
         at=NOON,
         home=home_in_b,
         reach_m=50_000,
+        containment_m=None,
     )
     groups = {item.inclusion_group for item in plan.items if item.command == INCL}
     assert groups == {1, 2}
@@ -163,7 +167,13 @@ def test_a_round_zone_that_would_swallow_home_goes_in_as_a_polygon():
     home = GeoPoint(*PROJ.latlon(532_000, 181_000))  # 700 m north of the zone's middle
     area = shapely.box(520_000, 170_000, 545_000, 190_000)
     plan = build_fence(
-        AirspaceMap([zone]), area, agency="fire", at=NOON, home=home, limits=PX4_CONSTRAINED
+        AirspaceMap([zone]),
+        area,
+        agency="fire",
+        at=NOON,
+        home=home,
+        limits=PX4_CONSTRAINED,
+        containment_m=None,
     )
     assert plan.excluded_zones == ("THIN",)
     assert any(item.command == EXCL for item in plan.items)
@@ -178,6 +188,7 @@ def test_a_circle_zone_becomes_one_exclusion_circle():
         agency="fire",
         at=NOON,
         home=GeoPoint(*PROJ.latlon(525_000, 175_000)),
+        containment_m=None,
     )
     circles = [i for i in plan.items if i.command == CIRCLE_EXCL]
     assert len(circles) == 1 and circles[0].radius_m == pytest.approx(400.0)
@@ -324,9 +335,11 @@ def test_a_fence_leaves_every_path_to_be_flown_clear_and_says_where_a_line_breac
 def test_where_zones_crowd_a_flight_the_fence_narrows_its_corridor_to_fit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Hammersmith to Wimbledon for police skirts the heliport and its neighbours: their
-    exact outlines within 200 m of every path would need more than ArduPilot holds. Kept
-    exact only within 50 m, they fit, and no path to be flown touches them."""
+    """Hammersmith to Wimbledon for police skirts the heliport and its neighbours. Fenced
+    in the whole service area, their exact outlines within 200 m of every path would need
+    more than ArduPilot holds. Kept exact only within 50 m, they fit, and no path to be
+    flown touches them. The sortie's own containment circle holds only the heliport, so it
+    keeps the full corridor."""
     dock = GeoPoint(51.496087, -0.224294)  # lfb-hammersmith
     plan = plan_sortie(
         london(),
@@ -340,20 +353,129 @@ def test_where_zones_crowd_a_flight_the_fence_narrows_its_corridor_to_fit(
         task=TaskKind.OVERWATCH,
         limits=ARDUPILOT,
     )
-    fence = plan.fence
-    assert any("exact only within 50 m" in note for note in fence.notes)
-    assert ARDUPILOT.storage_needed(fence.items) <= ARDUPILOT.storage_bytes
-    for path in (plan.route.waypoints, plan.on_scene, *(r.waypoints for r in plan.home)):
-        assert fences.breaches_along(fence.items, path, proj=PROJ, limits=ARDUPILOT) == []
-    monkeypatch.setattr(fences, "FALLBACK_CORRIDORS_M", ())
-    with pytest.raises(FenceError):  # the full corridor alone does not fit
-        build_fence(
+    assert plan.fence.excluded_zones == ("EG RU143A",) and plan.fence.notes == ()
+    paths = (plan.route.waypoints, plan.on_scene, *(r.waypoints for r in plan.home))
+
+    def whole_area_fence() -> fences.FencePlan:
+        return build_fence(
             london(),
             service_area(),
             agency="police",
             at=NOON,
             home=dock,
             route=plan.route,
-            paths=[plan.on_scene, *(r.waypoints for r in plan.home)],
+            paths=paths[1:],
             limits=ARDUPILOT,
+            containment_m=None,
         )
+
+    fence = whole_area_fence()
+    assert any("exact only within 50 m" in note for note in fence.notes)
+    assert ARDUPILOT.storage_needed(fence.items) <= ARDUPILOT.storage_bytes
+    for path in paths:
+        assert fences.breaches_along(fence.items, path, proj=PROJ, limits=ARDUPILOT) == []
+    monkeypatch.setattr(fences, "FALLBACK_CORRIDORS_M", ())
+    with pytest.raises(FenceError):  # the full corridor alone does not fit
+        whole_area_fence()
+
+
+CIRCLE_INCL = fences.MAV_CMD_NAV_FENCE_CIRCLE_INCLUSION
+
+
+def inclusion_disc(plan: fences.FencePlan) -> shapely.Geometry:
+    """The one inclusion circle of ``plan``, in projected metres."""
+    (circle,) = [i for i in plan.items if i.command in fences.INCLUSION_COMMANDS]
+    assert circle.command == CIRCLE_INCL
+    return Point(PROJ.point(circle.lat, circle.lon)).buffer(circle.radius_m, quad_segs=64)
+
+
+def test_a_sortie_is_fenced_in_a_circle_around_all_it_flies_and_the_zones_in_it():
+    # Shepherd's Bush to Bloomsbury for fire, around Hyde Park (EG R157).
+    plan = plan_sortie(
+        london(),
+        service_area(),
+        agency="fire",
+        at=NOON,
+        permissions=frozenset(),
+        start=HOME,
+        scene=GeoPoint(51.5200, -0.1300),
+        dock=HOME,
+        task=TaskKind.SEARCH,
+        limits=ARDUPILOT,
+    )
+    disc = inclusion_disc(plan.fence)
+    flown = [plan.route.waypoints, plan.on_scene, *(r.waypoints for r in plan.home)]
+    margin = fences.CONTAINMENT_MARGIN_M - 5.0  # chords, and the plane's scale off true
+    for path in flown:
+        line = shapely.LineString([PROJ.point(p.lat, p.lon) for p in path])
+        assert disc.contains(line.buffer(margin)), "a flown line is near the circle's edge"
+    # Every zone fire may not enter that reaches into the circle is fenced out, no other.
+    forbidden = london().forbidden("fire", at=NOON, until=NOON, permissions=frozenset())
+    inside = {z.id for z in forbidden if z.geometry.intersects(disc)}
+    assert "EG R157" in inside and set(plan.fence.excluded_zones) == inside
+    # A flyaway is caught a few hundred metres beyond the flight, not at the city's edge.
+    scene = plan.route.waypoints[-1]
+    astray = GeoPoint(*PROJ.latlon(*np.add(PROJ.point(scene.lat, scene.lon), (0.0, 3_000.0))))
+    assert "leaves the inclusion area" in fences.breaches_along(
+        plan.fence.items, [scene, astray], proj=PROJ
+    )
+    # Fewer items to upload than the service area with every zone within 10 km of it.
+    whole = build_fence(
+        london(),
+        service_area(),
+        agency="fire",
+        at=NOON,
+        home=HOME,
+        route=plan.route,
+        paths=flown[1:],
+        limits=ARDUPILOT,
+        containment_m=None,
+    )
+    assert len(plan.fence.items) < len(whole.items)
+    assert set(plan.fence.excluded_zones) < set(whole.excluded_zones)
+
+
+def test_where_the_circle_would_leave_the_service_area_it_is_cut_by_the_area_s_outline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    area = shapely.box(520_000, 170_000, 545_000, 190_000)
+
+    def fence_at(x: float, y: float) -> fences.FencePlan:
+        home = GeoPoint(*PROJ.latlon(x, y))
+        return build_fence(AirspaceMap([]), area, agency="fire", at=NOON, home=home)
+
+    middle = fence_at(530_000, 180_000)
+    assert [i.command for i in middle.items] == [CIRCLE_INCL]
+    assert middle.items[0].radius_m == fences.CONTAINMENT_MARGIN_M  # home alone, and margin
+    # 100 m from the area's west edge: the circle is cut by the area's outline (the area
+    # grown by 200 m), still holding all of the circle that lies in the area.
+    edge = fence_at(520_100, 180_000)
+    (cut,) = shapes_of(edge.items, (INCL,))
+    circle = Point(520_100, 180_000).buffer(fences.CONTAINMENT_MARGIN_M, quad_segs=64)
+    assert cut.buffer(0.5).contains(circle.intersection(area))
+    assert cut.bounds[0] >= 520_000 - 200.0 - 1.0 and len(edge.items) < 20
+    # Were the cut shape too detailed, the whole area's outline would be the inclusion.
+    monkeypatch.setattr(fences, "MAX_CLIPPED_VERTICES", 3)
+    (outline,) = shapes_of(fence_at(520_100, 180_000).items, (INCL,))
+    assert outline.buffer(0.5).contains(area)
+
+
+def test_a_fence_for_the_way_home_also_holds_where_the_autopilot_would_return():
+    # Re-fenced on its way to another dock, the aircraft may still lose its link, and its
+    # failsafe then flies to its own home (Shepherd's Bush): the new circle holds it too.
+    for aircraft_home in (None, HOME):
+        back = plan_return(
+            london(),
+            service_area(),
+            agency="fire",
+            at=NOON,
+            permissions=frozenset(),
+            here=GeoPoint(51.5200, -0.1300),
+            dock=GeoPoint(51.5230, -0.1250),
+            on_board=None,
+            limits=ARDUPILOT,
+            aircraft_home=aircraft_home,
+        )
+        assert back.fence is not None
+        outside = fences.breaches_along(back.fence.items, [HOME], proj=PROJ)
+        assert outside == ([] if aircraft_home else ["leaves the inclusion area"])

@@ -72,9 +72,12 @@ def plan_sortie(
     dock: GeoPoint,
     task: TaskKind,
     limits: AutopilotLimits,
+    aircraft_home: GeoPoint | None = None,
 ) -> SortiePlan:
     """The route, the task on scene and the way to ``dock``, all legal for ``agency``, and
-    a fence that none of them fights. Raises ``NoRoute`` or ``FenceError``."""
+    a fence that none of them fights. The fence also holds ``aircraft_home`` (where the
+    autopilot's own failsafe return flies), if given. Raises ``NoRoute`` or
+    ``FenceError``."""
 
     def route(a: GeoPoint, b: GeoPoint) -> Route:
         return airspace.route(
@@ -101,10 +104,14 @@ def plan_sortie(
         at=at,
         home=start,
         route=out,
-        paths=[on_scene, *(r.waypoints for r in home)],
+        paths=[on_scene, *(r.waypoints for r in home), _points(aircraft_home)],
         permissions=permissions,
     )
     return SortiePlan(out, on_scene, radius, home, fence)
+
+
+def _points(point: GeoPoint | None) -> tuple[GeoPoint, ...]:
+    return () if point is None else (point,)
 
 
 def plan_return(
@@ -118,9 +125,11 @@ def plan_return(
     dock: GeoPoint,
     on_board: FencePlan | None,
     limits: AutopilotLimits,
+    aircraft_home: GeoPoint | None = None,
 ) -> ReturnPlan:
     """The legal way from ``here`` to ``dock`` for ``agency``; with a new fence if the one
-    on board (None: unknown) would be breached on it. Raises ``NoRoute``."""
+    on board (None: unknown) would be breached on it. A new fence also holds
+    ``aircraft_home``, if given. Raises ``NoRoute``."""
     route = airspace.route(here, dock, agency, at=at, permissions=permissions)
     path = (here, *route.waypoints)
     if on_board is not None and not breaches_along(
@@ -140,6 +149,7 @@ def plan_return(
             at=at,
             home=here,
             route=route,
+            paths=[_points(aircraft_home)],
             permissions=permissions,
         )
     except FenceError as exc:

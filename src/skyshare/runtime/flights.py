@@ -176,6 +176,9 @@ class FlightDirector:
                 dock=self._dock(drone_id),
                 task=runtime.network.kinds[incident.kind].task,
                 limits=_limits(vehicle),
+                # Where its failsafe would fly it; on the ground, where it stands (the
+                # autopilot sets home again when it arms).
+                aircraft_home=vehicle.state.home if vehicle.state.airborne else None,
             )
             await self._upload(vehicle, drone_id, plan.fence)
             route = plan.route
@@ -338,6 +341,7 @@ class FlightDirector:
                     dock=home,
                     on_board=self._fences.get(drone_id),
                     limits=_limits(vehicle),
+                    aircraft_home=vehicle.state.home,
                 )
             except NoRoute:  # e.g. already inside a zone: the autopilot's RTL is the way out
                 await vehicle.rtl()
