@@ -172,3 +172,39 @@ async def test_a_provisional_p1_launch_flies_at_once_and_a_decline_recalls_it(
     await flying.wait_event(
         lambda e: e.type is EventType.DRONE_LANDED and e.subject == drone, 60, "landing"
     )
+
+
+async def test_a_launch_uploads_its_fence_alone_a_circle_the_parameters_were_set_at_start_up(
+    flying: Flying,
+) -> None:
+    # The fence parameters are the same for every sortie: the aircraft got them when the
+    # control system came up, so a launch costs no parameter round trips before take-off.
+    director = flying.fleet.director
+    assert director is not None and director.warmed is not None
+    await director.warmed
+    aircraft = flying.fleet.simulator.vehicles
+    assert all(a.params["FENCE_ENABLE"] == 1 for a in aircraft)
+    assert all(a.params["FENCE_ALT_MAX"] == 120 for a in aircraft)
+    sent: list[tuple[int, str]] = []
+    for link in flying.fleet.manager.links:
+        send_to = link.send_to
+
+        def spy(vehicle, message, send_to=send_to):  # type: ignore[no-untyped-def]
+            sent.append((vehicle.system_id, message.get_type()))
+            return send_to(vehicle, message)
+
+        link.send_to = spy  # type: ignore[method-assign]
+    made = await flying.runtime.submit(
+        {"agency": "police", "priority": "P1", "kind": "burglary", **HIGHBURY}, actor="cad"
+    )
+    drone = made.assignment.drone_id
+    await flying.wait_event(
+        lambda e: e.type is EventType.DRONE_LAUNCHED and e.subject == drone, 30, "launch"
+    )
+    mine = [kind for sysid, kind in sent if sysid == flying.fleet.system_ids[drone]]
+    assert "MISSION_COUNT" in mine  # the fence went up
+    assert not {"PARAM_SET", "PARAM_REQUEST_READ"} & set(mine)
+    # Its inclusion is one circle around the sortie, not the outline of the city.
+    fence = aircraft[flying.fleet.system_ids[drone] - 1].geofence
+    inclusions = [z for z in fence.zones if z.inclusion]
+    assert len(inclusions) == 1 and type(inclusions[0]).__name__ == "Circle"

@@ -200,8 +200,8 @@ def build_fence(
     ``inclusion_margin_m``; or, if the cut is too detailed (or ``containment_m`` is None),
     that grown service area. Zones count if they reach into the circle or, with the
     service area, lie within ``reach_m`` of home, the route or a path; and if they are
-    active at any time in ``[at, at + horizon_s]``. Raises ``FenceError`` if the fence cannot be made to
-    fit ``limits`` or fails validation.
+    active at any time in ``[at, at + horizon_s]``. Raises ``FenceError`` if the fence
+    cannot be made to fit ``limits`` or fails validation.
     """
     proj = airspace.projection
     area = service_area if isinstance(service_area, BaseGeometry) else service_area.geometry
@@ -368,7 +368,7 @@ def _fit_fence(
     return FencePlan(
         items,
         rally,
-        _params(limits, airspace.ceiling_m),
+        fence_params(limits, airspace.ceiling_m),
         tuple(e.zone.id for e in exclusions),
         limits,
         tuple(notes),
@@ -671,7 +671,7 @@ def _polygon_items(
     ]
 
 
-def _params(limits: AutopilotLimits, ceiling_m: float) -> dict[str, float]:
+def fence_params(limits: AutopilotLimits, ceiling_m: float) -> dict[str, float]:
     """Parameters the fence relies on (ArduPilot ``FENCE_*``, PX4 ``GF_*``; for ``any``,
     both: the fleet layer sets those its autopilot has)."""
     ardupilot = {

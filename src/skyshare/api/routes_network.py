@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from pydantic import TypeAdapter
 
 from skyshare.api.auth import Principal
 from skyshare.api.deps import commanding_principal, current_principal, get_runtime, require_agency
@@ -15,11 +16,22 @@ from skyshare.runtime.runtime import Runtime
 router = APIRouter(prefix="/api/v1", tags=["network"])
 
 
+SITE_LIST = TypeAdapter(list[SiteOut])
+
+
 @router.get("/sites", response_model=list[SiteOut])
 async def sites(
-    _: Principal = Depends(current_principal), runtime: Runtime = Depends(get_runtime)
-) -> list[SiteOut]:
-    return [SiteOut.of(s) for _, s in sorted(runtime.network.sites.items())]
+    request: Request,
+    _: Principal = Depends(current_principal),
+    runtime: Runtime = Depends(get_runtime),
+) -> Response:
+    """The launch sites. They do not change while the service runs: the answer is made
+    once per network (dashboards ask often, and a launch must not wait behind them)."""
+    made: tuple[object, bytes] | None = getattr(request.app.state, "sites_json", None)
+    if made is None or made[0] is not runtime.network:
+        listed = [SiteOut.of(s) for _, s in sorted(runtime.network.sites.items())]
+        made = request.app.state.sites_json = (runtime.network, SITE_LIST.dump_json(listed))
+    return Response(made[1], media_type="application/json")
 
 
 @router.get("/drones", response_model=list[DroneOut])

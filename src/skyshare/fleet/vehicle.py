@@ -101,6 +101,9 @@ class Vehicle:
         self._mission_lock = asyncio.Lock()
         self._param_waiters: dict[str, list[asyncio.Future[tuple[float, int]]]] = {}
         self._param_types: dict[str, int] = {}
+        # The last value the vehicle reported for each parameter (autopilots report every
+        # change, whoever made it, on all their links).
+        self._param_values: dict[str, float] = {}
         self._texts: deque[tuple[int, int, str]] = deque(maxlen=32)  # (index, severity, text)
         self._text_count = 0
         self._chunks: dict[int, list[str]] = {}
@@ -390,6 +393,10 @@ class Vehicle:
                 self.system_id, f"PARAM_SET {name}", "not applied", f"{name} is {actual}"
             )
         return actual
+
+    def param_value(self, name: str) -> float | None:
+        """The last value the vehicle reported for ``name`` (None: never reported)."""
+        return self._param_values.get(name)
 
     async def _read_param(self, name: str) -> tuple[float, int]:
         message = mavlink.MAVLink_param_request_read_message(
@@ -698,9 +705,9 @@ def _on_mission_message(v: Vehicle, msg: Any, now: float) -> None:
 def _on_param_value(v: Vehicle, msg: Any, now: float) -> None:
     name = msg.param_id if isinstance(msg.param_id, str) else msg.param_id.decode()
     v._param_types[name] = msg.param_type
+    value = v._param_values[name] = v.dialect.decode_param(msg.param_value, msg.param_type)
     waiters = v._param_waiters.pop(name, None)
     if waiters:
-        value = v.dialect.decode_param(msg.param_value, msg.param_type)
         for future in waiters:
             if not future.done():
                 future.set_result((value, msg.param_type))

@@ -24,6 +24,7 @@ from skyshare.airspace.fences import (
     AutopilotLimits,
     FenceError,
     FencePlan,
+    fence_params,
     warm_inclusion_outlines,
     warm_zone_shapes,
 )
@@ -93,7 +94,8 @@ class FlightDirector:
         self.speedup = speedup
         self._sorties: dict[str, asyncio.Task[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
-        self.warmed: asyncio.Task[None] | None = None  # fences' outlines fitted
+        # Start-up work: fences' outlines fitted, every aircraft's fence parameters set.
+        self.warmed: asyncio.Future[Any] | None = None
         self._returning: set[str] = set()  # drones we are bringing home ourselves
         self._relief_arrivals: dict[str, asyncio.Event] = {}  # incident id -> relief on scene
         # Per drone: the agency whose rules its sortie flies under, and the fence it carries.
@@ -113,9 +115,12 @@ class FlightDirector:
         ]
         # Fences need the service area's outline fitted to their vertex budget (hundreds
         # of ms each): fit them all now, off the loop, before the first call needs one.
-        warm = asyncio.to_thread(self._warm_up)
-        self.warmed = asyncio.create_task(warm, name="fence-warm-up")
-        self._tasks.append(self.warmed)
+        # And the fence parameters are the same for every sortie: set them now, so that a
+        # launch uploads only its fence (each parameter costs a round trip or two).
+        warm = asyncio.create_task(asyncio.to_thread(self._warm_up), name="fence-warm-up")
+        configure = asyncio.create_task(self._configure_fences(), name="fence-parameters")
+        self._tasks += [warm, configure]
+        self.warmed = asyncio.gather(warm, configure)
 
     def _warm_up(self) -> None:
         # Only pure functions of the service area and of each zone, safe beside the loop's
@@ -123,6 +128,28 @@ class FlightDirector:
         for limits in (ARDUPILOT, PX4):
             warm_inclusion_outlines(self.runtime.world.area, limits)
         warm_zone_shapes(self.runtime.airspace.compiled)
+
+    async def _configure_fences(self) -> None:
+        ceiling = self.runtime.airspace.ceiling_m
+        vehicles = [self.manager.vehicle(sysid) for sysid in self.system_ids.values()]
+        await asyncio.gather(
+            *(self._set_params(v, fence_params(_limits(v), ceiling)) for v in vehicles)
+        )
+
+    async def _set_params(self, vehicle: Vehicle, params: Mapping[str, float]) -> None:
+        """Set those of ``params`` the vehicle has not reported at that value already; an
+        older firmware without one is noted, and the rest go on."""
+        for name, value in params.items():  # e.g. no home circle on ArduPilot
+            if vehicle.param_value(name) == value:
+                continue
+            try:
+                await vehicle.set_param(name, value)
+            except FleetError as exc:
+                await self.runtime.flight_event(
+                    self.drone_of[vehicle.system_id],
+                    EventType.COMMAND_RESULT,
+                    {"command": f"set {name}", "error": str(exc)},
+                )
 
     async def stop(self) -> None:
         for task in [*self._tasks, *self._sorties.values()]:
@@ -238,15 +265,7 @@ class FlightDirector:
 
     async def _upload(self, vehicle: Vehicle, drone_id: str, fence: FencePlan) -> None:
         runtime = self.runtime
-        for name, value in fence.params.items():  # e.g. no home circle on ArduPilot
-            try:
-                await vehicle.set_param(name, value)
-            except FleetError as exc:  # an older firmware without it: say so, go on
-                await runtime.flight_event(
-                    drone_id,
-                    EventType.COMMAND_RESULT,
-                    {"command": f"set {name}", "error": str(exc)},
-                )
+        await self._set_params(vehicle, fence.params)
         await vehicle.upload_fence(fence_from_plan(fence))
         self._fences[drone_id] = fence
         await runtime.flight_event(
