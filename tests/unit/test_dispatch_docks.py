@@ -1,4 +1,5 @@
-"""A drone coming back lands on the nearest dock it may use that has a free slot."""
+"""A drone coming back lands on a dock it may use that has a free slot: the one cheapest to
+reach by a legal route, or with no legal route, the nearest by straight line."""
 
 from __future__ import annotations
 
@@ -111,3 +112,33 @@ def test_a_drone_down_in_a_field_keeps_no_slot_on_its_dock() -> None:
     in_a_field = replace(on_its_dock, position=at(2_000, 0))
     assert dock_for_return(NET, [returning, on_its_dock], "p1", here) == "middle"
     assert dock_for_return(NET, [returning, in_a_field], "p1", here) == "near"
+
+
+def test_a_drone_coming_back_takes_the_dock_cheapest_to_reach_by_a_legal_route() -> None:
+    """Behind a long restricted strip, the dock nearest in a straight line is a long way
+    round: the drone flies to the dock its way back was planned by, the nearest by route.
+    Only with no room elsewhere does it take the long way."""
+    from skyshare.airspace import AirspaceMap, Geozone, PolygonShape, ZoneKind
+    from skyshare.dispatch import Dispatcher
+    from skyshare.dispatch.airspace_router import AirspaceRouter
+
+    from .test_dispatch_world import CONFIG, ORIGIN_XY, PROJ
+
+    def lonlat(east_m: float, north_m: float) -> tuple[float, float]:
+        lat, lon = PROJ.latlon(ORIGIN_XY[0] + east_m, ORIGIN_XY[1] + north_m)
+        return lon, lat
+
+    corners = [(700, -5_000), (800, -5_000), (800, 5_000), (700, 5_000), (700, -5_000)]
+    wall = Geozone(
+        "WALL", "Wall", ZoneKind.RESTRICTED, PolygonShape(((tuple(lonlat(*c) for c in corners),),))
+    )
+    net = network(
+        [dock("home", "police", -2_500, 2), dock("behind", "police", 1_500, 2)],
+        [("p1", "home", QUAD)],
+    )
+    dispatcher = Dispatcher(net, AirspaceRouter(AirspaceMap([wall])), CONFIG)
+    here = at(0, 0, 60.0)
+    flying = DroneState("p1", DroneStatus.RETURNING, 60.0, here, "home")
+    assert dock_for_return(net, [flying], "p1", here) == "behind"  # by straight line
+    assert dispatcher.dock_home("p1", here, "police", NOW, ["home", "behind"]) == "home"
+    assert dispatcher.dock_home("p1", here, "police", NOW, ["behind"]) == "behind"

@@ -32,7 +32,7 @@ from skyshare.dispatch.eta import CALM, FlightModel, Wind
 from skyshare.dispatch.evaluate import Evaluator, Job, JobBuilder
 from skyshare.dispatch.explain import explain_choice
 from skyshare.dispatch.fleet import FleetView
-from skyshare.dispatch.index import FleetIndex, IndexCache
+from skyshare.dispatch.index import FleetIndex, IndexCache, ReturnGroup
 from skyshare.dispatch.policy import Decider, reason_counts, screen
 from skyshare.dispatch.proposal import Candidate, Proposal, Rejection, Why
 from skyshare.dispatch.relief import ReliefPlan, schedule_relief, station_left_s
@@ -44,7 +44,7 @@ from skyshare.dispatch.routing import (
     fresh_path,
 )
 from skyshare.domain.errors import InputError
-from skyshare.domain.models import Incident
+from skyshare.domain.models import GeoPoint, Incident
 from skyshare.domain.network import Network
 from skyshare.geo import Projection, projection
 
@@ -123,6 +123,24 @@ class Dispatcher:
                 continue
             for start in sites:  # every dock once, as the start of some route
                 fresh_path(router, start, sites[0], agency, now)
+
+    def dock_home(
+        self,
+        drone_id: str,
+        here: GeoPoint,
+        agency: str,
+        now: datetime,
+        free: Collection[str],
+        *,
+        wind: Wind = CALM,
+    ) -> str | None:
+        """The dock among ``free`` that ``drone_id``, flying at ``here`` under ``agency``'s
+        rules, reaches for the least energy by a legal route: the rule its way back was
+        planned by when it was chosen. None if it can reach none of them."""
+        drone = self.network.drones[drone_id]
+        group = ReturnGroup(drone.model, drone.owner)
+        leg = self.jobs.cheapest_dock(here, agency, group, self.paths, now, wind, free)
+        return None if leg is None else leg.site_id
 
     def invalidate_routes(self) -> None:
         """Forget every cached route (call when the airspace changes)."""

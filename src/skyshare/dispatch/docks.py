@@ -1,10 +1,14 @@
-"""Where a drone lands when it comes back: the nearest dock it may use with a free slot.
+"""Where a drone may land when it comes back: a dock it may use with a free slot.
 
 A drone may land on its owner's docks and on any dock shared with every agency. A slot
 is taken by each drone on the dock (launching, charging or out of service there) and by
 each drone already heading there; drones out on a task hold no slot, nor does one in
 maintenance down away from its dock (in a field, waiting for a crew). With every usable
 dock full, the drone goes home, its own dock, and operators see it over capacity.
+
+Which of the docks with room it flies to is the dispatcher's choice (``Dispatcher.
+dock_home``: the least energy by a legal route, as its way back was planned);
+``dock_for_return`` is the rule by straight line, for when no legal route reaches any.
 """
 
 from __future__ import annotations
@@ -20,24 +24,35 @@ AWAY = frozenset({DroneStatus.EN_ROUTE, DroneStatus.ON_SCENE})
 ON_THE_DOCK_M = 50.0  # a landed aircraft this close to a dock is on it
 
 
+def docks_with_room(network: Network, fleet: Iterable[DroneState], drone_id: str) -> list[str]:
+    """The ids of the sites ``drone_id`` may land on that have a slot free for it."""
+    drone = network.drones[drone_id]
+    taken = slots_taken(network, fleet, besides=drone_id)
+    return [
+        s.id
+        for s in network.sites.values()
+        if network.may_land(drone, s) and taken[s.id] < s.dock_capacity
+    ]
+
+
 def dock_for_return(
     network: Network, fleet: Iterable[DroneState], drone_id: str, here: GeoPoint
 ) -> str:
-    """The id of the site ``drone_id``, now at ``here``, should land on."""
+    """The nearest site by straight line that ``drone_id``, now at ``here``, may land on
+    with a slot free; its home if there is none."""
     drone = network.drones[drone_id]
-    taken = slots_taken(network, fleet, besides=drone_id)
-    usable = [s for s in network.sites.values() if network.may_land(drone, s)]
-    usable.sort(
+    room = [network.sites[site_id] for site_id in docks_with_room(network, fleet, drone_id)]
+    if not room:
+        return drone.home_site_id
+    nearest = min(
+        room,
         key=lambda s: (
             float(haversine_m(here.lat, here.lon, s.position.lat, s.position.lon)),
             s.id != drone.home_site_id,  # at equal distance, home
             s.id,
-        )
+        ),
     )
-    for site in usable:
-        if taken[site.id] < site.dock_capacity:
-            return site.id
-    return drone.home_site_id
+    return nearest.id
 
 
 def slots_taken(

@@ -18,6 +18,7 @@ without asking the router, and the choice is identical to routing everyone.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -186,7 +187,6 @@ class JobBuilder:
         Also returns why the scene is closed, when the router says its own end (the
         scene) is at fault, or when ``max_return_docks`` docks in a row have no route.
         """
-        fm, cfg = self.flight_model, self.config
         dx, dy = self.site_x - x, self.site_y - y
         dist = np.hypot(dx, dy)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -200,25 +200,8 @@ class JobBuilder:
         bounded.update(
             zip(zip(sx.tolist(), sy.tolist(), strict=True), near_length.tolist(), strict=True)
         )
-        # Lower bounds of the energy home, models x docks, in one go.
         models = list({g.model.name: g.model for g in groups}.values())
-        airspeed = np.array([m.cruise_speed_mps for m in models])[:, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if wind.speed_mps == 0.0:
-                cruise_t = dist[None, :] / airspeed
-            else:
-                speed = ground_speeds(wind, airspeed, ux[None, :], uy[None, :])
-                cruise_t = np.where(dist > 0, dist / speed, 0.0)
-        cruise_t = detour_cruise_s(cruise_t, length[None, :], airspeed, wind)
-        vertical_wh = np.array(
-            [
-                max(0.0, cfg.min_cruise_alt_m - scene_alt) / m.climb_rate_mps * fm.climb_power_w(m)
-                + cfg.min_cruise_alt_m / m.descent_rate_mps * fm.descent_power_w(m)
-                for m in models
-            ]
-        )[:, None]
-        cruise_w = np.array([m.cruise_power_w for m in models])[:, None]
-        lb_wh = (vertical_wh + cruise_t * cruise_w) / 3600.0 * (1 - LB_SLACK)
+        lb_wh = self._energy_bounds(models, dist, (ux, uy), length, wind, scene_alt)
         orders = np.argsort(lb_wh, axis=1, kind="stable").tolist()
         bounds = lb_wh.tolist()  # plain floats: the loop below reads them one by one
         found: dict[int, Path | NoPath] = {}
@@ -244,6 +227,75 @@ class JobBuilder:
             out[group.model.name, group.owner] = legs[m, landable]
         return out, None
 
+    def _energy_bounds(
+        self,
+        models: list[DroneModel],
+        dist: NDArray[np.float64],
+        direction: tuple[NDArray[np.float64], NDArray[np.float64]],
+        length: NDArray[np.float64],
+        wind: Wind,
+        from_alt_m: float,
+    ) -> NDArray[np.float64]:
+        """Lower bounds of the energy (Wh) to each dock, models x docks, in one go, from a
+        point ``dist`` away in unit ``direction`` by a route at least ``length`` long."""
+        fm, cfg = self.flight_model, self.config
+        airspeed = np.array([m.cruise_speed_mps for m in models])[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if wind.speed_mps == 0.0:
+                cruise_t = dist[None, :] / airspeed
+            else:
+                ux, uy = direction
+                speed = ground_speeds(wind, airspeed, ux[None, :], uy[None, :])
+                cruise_t = np.where(dist > 0, dist / speed, 0.0)
+        cruise_t = detour_cruise_s(cruise_t, length[None, :], airspeed, wind)
+        vertical_wh = np.array(
+            [
+                max(0.0, cfg.min_cruise_alt_m - from_alt_m) / m.climb_rate_mps * fm.climb_power_w(m)
+                + cfg.min_cruise_alt_m / m.descent_rate_mps * fm.descent_power_w(m)
+                for m in models
+            ]
+        )[:, None]
+        cruise_w = np.array([m.cruise_power_w for m in models])[:, None]
+        return (vertical_wh + cruise_t * cruise_w) / 3600.0 * (1 - LB_SLACK)
+
+    def cheapest_dock(
+        self,
+        here: GeoPoint,
+        agency: str,
+        group: ReturnGroup,
+        paths: PathSource,
+        now: datetime,
+        wind: Wind,
+        free: Collection[str],
+    ) -> ReturnLeg | None:
+        """For a drone of ``group`` flying at ``here``: the cheapest legal flight to a dock
+        it may land on among ``free`` (the sites with a slot for it), by the energy the
+        dispatcher plans the way back with; None if none can be reached."""
+        ground = GeoPoint(here.lat, here.lon)
+        x, y = self.projection.point(here.lat, here.lon)
+        dx, dy = self.site_x - x, self.site_y - y
+        dist = np.hypot(dx, dy)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            direction = (dx / dist, dy / dist)
+        bounds = self._energy_bounds([group.model], dist, direction, dist, wind, here.alt_m)
+        order = np.argsort(bounds[0], kind="stable").tolist()
+        allowed = tuple(
+            may and site in free
+            for may, site in zip(self.landable(group.owner), self.site_ids, strict=True)
+        )
+        leg, _ = self._cheapest_leg(
+            ground,
+            agency,
+            group.model,
+            (order, bounds[0].tolist()),
+            allowed,
+            {},
+            paths,
+            (now, wind, here.alt_m),
+            stop_on_closed=False,
+        )
+        return leg
+
     def _cheapest_leg(
         self,
         goal: GeoPoint,
@@ -254,11 +306,13 @@ class JobBuilder:
         found: dict[int, Path | NoPath],
         paths: PathSource,
         when: tuple[datetime, Wind, float],
+        *,
+        stop_on_closed: bool = True,
     ) -> tuple[ReturnLeg | None, str | None]:
         """The cheapest flight back for ``model`` to a ``landable`` dock, docks taken in
-        the ``ranked`` order of their energy bounds; or why the scene is closed.
-        ``found`` holds the routes already asked for; ``when`` is (now, wind, scene
-        altitude)."""
+        the ``ranked`` order of their energy bounds; or why the scene is closed (unless
+        not ``stop_on_closed``). ``found`` holds the routes already asked for; ``when`` is
+        (now, wind, scene altitude)."""
         fm = self.flight_model
         order, bound = ranked
         now, wind, scene_alt = when
@@ -271,7 +325,7 @@ class JobBuilder:
             path = found.get(i)
             if path is None:
                 path = found[i] = paths(goal, self.site_position[i], agency, now)
-                if isinstance(path, NoPath) and self._scene_closed(path, found):
+                if stop_on_closed and isinstance(path, NoPath) and self._scene_closed(path, found):
                     return None, path.reason
             if isinstance(path, NoPath):
                 continue

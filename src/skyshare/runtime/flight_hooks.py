@@ -11,7 +11,7 @@ from typing import Any
 from skyshare.airspace import Route
 from skyshare.airspace.conformance import ExcursionTracker
 from skyshare.airspace.restrictions import ActiveFlight
-from skyshare.dispatch.docks import dock_for_return, dock_under
+from skyshare.dispatch.docks import dock_for_return, dock_under, docks_with_room
 from skyshare.domain import (
     Assignment,
     AssignmentStatus,
@@ -72,12 +72,22 @@ class FlightHooks(Decisions, AirspaceControl):
             )
             await self._commit(change)
 
-    async def flight_returning(self, drone_id: str, reason: str, here: GeoPoint) -> str:
+    async def flight_returning(
+        self, drone_id: str, reason: str, here: GeoPoint, agency: str | None = None
+    ) -> str:
         """Heading for a dock: the task (if any) is done and the drone may be re-tasked.
-        Returns the dock it is to land on, the nearest with a free slot, now reserved."""
+        Returns the dock it is to land on, now reserved: of those with a free slot, the
+        one it reaches for the least energy by a route legal for ``agency`` (the sortie's;
+        by default the owner's), as the dispatcher planned its way back. With no legal
+        route to any, the nearest by straight line (the autopilot's return goes there)."""
         async with self._exclusive() as change:
             await self._task_status(change, drone_id, AssignmentStatus.COMPLETED, None)
-            dock = dock_for_return(self.network, self.fleet, drone_id, here)
+            room = docks_with_room(self.network, self.fleet, drone_id)
+            rules = agency or self.network.drones[drone_id].owner
+            now = self.clock.now()
+            dock = self.dispatcher.dock_home(drone_id, here, rules, now, room) if room else None
+            if dock is None:
+                dock = dock_for_return(self.network, self.fleet, drone_id, here)
             home = self.fleet[drone_id].home_site_id
             self.fleet.update(
                 drone_id,

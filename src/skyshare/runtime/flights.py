@@ -279,8 +279,8 @@ class FlightDirector:
         )
 
     def _dock(self, drone_id: str) -> GeoPoint:
-        """The dock the drone launched from: where it lands unless, on its way back, a
-        nearer one has a free slot (``Runtime.flight_returning`` decides)."""
+        """The dock the drone launched from: where it lands unless, on its way back, one
+        with a free slot is cheaper to reach (``Runtime.flight_returning`` decides)."""
         runtime = self.runtime
         return runtime.network.sites[runtime.fleet[drone_id].dock_site_id].position
 
@@ -343,11 +343,11 @@ class FlightDirector:
                 return
             self._returning.add(drone_id)
             here = _here(vehicle) or self._dock(drone_id)
-            dock_id = await runtime.flight_returning(drone_id, reason, here)
-            home = runtime.network.sites[dock_id].position
             # The sortie's agency, whose rules the fence on board was built for; the owner's
             # only if no sortie of ours put a fence on this aircraft.
             agency = self._agency.get(drone_id, runtime.network.drones[drone_id].owner)
+            dock_id = await runtime.flight_returning(drone_id, reason, here, agency)
+            home = runtime.network.sites[dock_id].position
             try:
                 back = await self._compute(
                     plan_return,
