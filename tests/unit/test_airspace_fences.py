@@ -34,7 +34,7 @@ from skyshare.airspace.fences import (
     validate_fence,
 )
 from skyshare.airspace.service_area import parse_service_area
-from skyshare.airspace.sortie import plan_return, plan_sortie
+from skyshare.airspace.sortie import SortiePlan, plan_return, plan_sortie
 from skyshare.config import REPO_ROOT
 from skyshare.domain import TaskKind
 from skyshare.domain.models import GeoPoint
@@ -332,6 +332,37 @@ def test_a_fence_leaves_every_path_to_be_flown_clear_and_says_where_a_line_breac
     )
 
 
+def london_sortie(agency: str, dock: GeoPoint, scene: GeoPoint, task: TaskKind) -> SortiePlan:
+    """A sortie from ``dock`` and back, with no recorded permissions, for ArduPilot."""
+    return plan_sortie(
+        london(),
+        service_area(),
+        agency=agency,
+        at=NOON,
+        permissions=frozenset(),
+        start=dock,
+        scene=scene,
+        dock=dock,
+        task=task,
+        limits=ARDUPILOT,
+    )
+
+
+def fence_in_the_whole_area(plan: SortiePlan, agency: str, home: GeoPoint) -> fences.FencePlan:
+    """The fence ``plan`` would carry with the whole service area as its inclusion."""
+    return build_fence(
+        london(),
+        service_area(),
+        agency=agency,
+        at=NOON,
+        home=home,
+        route=plan.route,
+        paths=[plan.on_scene, *(r.waypoints for r in plan.home)],
+        limits=ARDUPILOT,
+        containment_m=None,
+    )
+
+
 def test_where_zones_crowd_a_flight_the_fence_narrows_its_corridor_to_fit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -341,33 +372,12 @@ def test_where_zones_crowd_a_flight_the_fence_narrows_its_corridor_to_fit(
     flown touches them. The sortie's own containment circle holds only the heliport, so it
     keeps the full corridor."""
     dock = GeoPoint(51.496087, -0.224294)  # lfb-hammersmith
-    plan = plan_sortie(
-        london(),
-        service_area(),
-        agency="police",
-        at=NOON,
-        permissions=frozenset(),
-        start=dock,
-        scene=GeoPoint(51.438, -0.2032),
-        dock=dock,
-        task=TaskKind.OVERWATCH,
-        limits=ARDUPILOT,
-    )
+    plan = london_sortie("police", dock, GeoPoint(51.438, -0.2032), TaskKind.OVERWATCH)
     assert plan.fence.excluded_zones == ("EG RU143A",) and plan.fence.notes == ()
     paths = (plan.route.waypoints, plan.on_scene, *(r.waypoints for r in plan.home))
 
     def whole_area_fence() -> fences.FencePlan:
-        return build_fence(
-            london(),
-            service_area(),
-            agency="police",
-            at=NOON,
-            home=dock,
-            route=plan.route,
-            paths=paths[1:],
-            limits=ARDUPILOT,
-            containment_m=None,
-        )
+        return fence_in_the_whole_area(plan, "police", dock)
 
     fence = whole_area_fence()
     assert any("exact only within 50 m" in note for note in fence.notes)
@@ -391,18 +401,7 @@ def inclusion_disc(plan: fences.FencePlan) -> shapely.Geometry:
 
 def test_a_sortie_is_fenced_in_a_circle_around_all_it_flies_and_the_zones_in_it():
     # Shepherd's Bush to Bloomsbury for fire, around Hyde Park (EG R157).
-    plan = plan_sortie(
-        london(),
-        service_area(),
-        agency="fire",
-        at=NOON,
-        permissions=frozenset(),
-        start=HOME,
-        scene=GeoPoint(51.5200, -0.1300),
-        dock=HOME,
-        task=TaskKind.SEARCH,
-        limits=ARDUPILOT,
-    )
+    plan = london_sortie("fire", HOME, GeoPoint(51.5200, -0.1300), TaskKind.SEARCH)
     disc = inclusion_disc(plan.fence)
     flown = [plan.route.waypoints, plan.on_scene, *(r.waypoints for r in plan.home)]
     margin = fences.CONTAINMENT_MARGIN_M - 5.0  # chords, and the plane's scale off true
@@ -420,17 +419,7 @@ def test_a_sortie_is_fenced_in_a_circle_around_all_it_flies_and_the_zones_in_it(
         plan.fence.items, [scene, astray], proj=PROJ
     )
     # Fewer items to upload than the service area with every zone within 10 km of it.
-    whole = build_fence(
-        london(),
-        service_area(),
-        agency="fire",
-        at=NOON,
-        home=HOME,
-        route=plan.route,
-        paths=flown[1:],
-        limits=ARDUPILOT,
-        containment_m=None,
-    )
+    whole = fence_in_the_whole_area(plan, "fire", HOME)
     assert len(plan.fence.items) < len(whole.items)
     assert set(plan.fence.excluded_zones) < set(whole.excluded_zones)
 
