@@ -43,6 +43,7 @@ from simulators.mavsim.wire import (
     Channel,
     Command,
 )
+from skyshare.domain.errors import InputError
 
 
 class SimVehicle(GcsServices, MissionHost):
@@ -306,6 +307,19 @@ class SimVehicle(GcsServices, MissionHost):
                     self.on_motor_failure()
 
     def on_motor_failure(self) -> None: ...
+
+    def recover(self, lat: float, lon: float, battery_pct: float | None = None) -> None:
+        """A ground crew carries the landed, disarmed aircraft to (``lat``, ``lon``), a dock
+        say, and may swap its battery for one at ``battery_pct``."""
+        if self.armed or self.airborne:
+            raise InputError("recover", "only a landed, disarmed aircraft can be carried")
+        if battery_pct is not None and not 0.0 <= battery_pct <= 100.0:
+            raise InputError("battery_pct", f"must be 0..100, got {battery_pct!r}")
+        body = self.body
+        body.n, body.e = self.frame.to_ne(lat, lon)
+        body.u = body.vn = body.ve = body.vu = 0.0
+        if battery_pct is not None:
+            self.battery.set_remaining(battery_pct / 100.0)
 
     # ============================================================== channels
     def attach(self, channel: Channel) -> None:

@@ -208,3 +208,34 @@ async def test_a_launch_uploads_its_fence_alone_a_circle_the_parameters_were_set
     fence = aircraft[flying.fleet.system_ids[drone] - 1].geofence
     inclusions = [z for z in fence.zones if z.inclusion]
     assert len(inclusions) == 1 and type(inclusions[0]).__name__ == "Circle"
+
+
+async def test_a_drone_its_crew_put_back_on_a_dock_takes_off_from_that_dock(
+    flying: Flying,
+) -> None:
+    """Down in a field, then returned to service on its dock by an operator: the simulated
+    crew carries the aircraft there, as a real crew does, so its next sortie does not
+    start in the field."""
+    from skyshare.domain import GeoPoint
+    from skyshare.geo import haversine_m
+
+    runtime, fleet = flying.runtime, flying.fleet
+    drone, dock_id = "pol-2", "pol-hackney"
+    field = GeoPoint(51.5600, -0.0400)  # open ground, 1.5 km from the Hackney dock
+    assert fleet.simulator is not None
+    fleet.simulator.vehicles[fleet.system_ids[drone] - 1].recover(field.lat, field.lon)
+    await runtime.flight_landed(drone, where=field)  # where its failsafe put it down
+    assert runtime.fleet[drone].status is DroneStatus.MAINTENANCE
+    await runtime.return_to_service(drone, dock_id, actor="operator", battery_pct=100.0)
+    dock = runtime.network.sites[dock_id].position
+    vehicle = fleet.manager.vehicle(fleet.system_ids[drone])
+    state = await vehicle.wait_for(
+        lambda s: (
+            s.lat is not None
+            and s.lon is not None
+            and haversine_m(s.lat, s.lon, dock.lat, dock.lon) < 5.0
+        ),
+        60,
+        "on its dock",
+    )
+    assert state.battery_pct is not None and state.battery_pct > 95

@@ -143,3 +143,32 @@ async def test_a_return_to_service_that_does_not_fit_is_refused_naming_the_field
         assert refused.value.field == field, case
     assert runtime.fleet[police].status is DroneStatus.MAINTENANCE  # nothing changed
     assert runtime.fleet[police].position.lat == FIELD.lat
+
+
+async def test_the_simulated_crew_carries_an_aircraft_in_mavsim_s_own_process(
+    runtime: Runtime,
+) -> None:
+    """The demo runs mavsim in a child process: the crew's carry goes to it as a command,
+    and an aircraft there is moved as one in this process is."""
+    from skyshare.geo import haversine_m
+    from skyshare.runtime.simfleet import start_simulated_fleet
+
+    drone = "lfb-dowgate-1"
+    fleet = await start_simulated_fleet(
+        runtime, speedup=20.0, boot_scale=0.1, drones=[drone], separate_process=True
+    )
+    try:
+        await fleet.recover(drone, FIELD.lat, FIELD.lon, battery_pct=40.0)
+        vehicle = fleet.manager.vehicle(fleet.system_ids[drone])
+        state = await vehicle.wait_for(
+            lambda s: (
+                s.lat is not None
+                and s.lon is not None
+                and haversine_m(s.lat, s.lon, FIELD.lat, FIELD.lon) < 5.0
+            ),
+            60,
+            "carried to the field",
+        )
+        assert state.battery_pct is not None and 35 < state.battery_pct < 45
+    finally:
+        await fleet.stop()

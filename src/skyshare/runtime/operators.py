@@ -14,6 +14,8 @@ from skyshare.domain.events import Event, EventType
 from skyshare.runtime.decisions import Decisions
 from skyshare.runtime.state import DISPATCHER, LIVE, Conflict, IncidentView
 
+RETURNED_TO_SERVICE = "returned to service"  # the reason a recovered drone's event gives
+
 
 class Operators(Decisions):
     """What an operator (or the proposal timeout) decides about an incident or a drone."""
@@ -129,7 +131,7 @@ class Operators(Decisions):
                         "previous_status": before.status.value,
                         "site_id": site_id,
                         "battery_pct": round(battery, 1),
-                        "reason": "returned to service",
+                        "reason": RETURNED_TO_SERVICE,
                     },
                 )
             )

@@ -4,6 +4,10 @@ sitting on its dock, flown by the runtime over real MAVLink on loopback.
 Vehicle system ids follow the drones in id order (1, 2, ...). ArduPilot vehicles get
 a TCP server each (as SITL does); PX4 vehicles all talk to one UDP port, told apart by
 system id, like a GCS link behind a MAVLink router.
+
+The simulated ground crew: when an operator returns a drone to service on a dock, its
+simulated aircraft is carried there (with the battery the operator gave), as a real
+crew carries a real one; otherwise its next sortie would start in the field.
 """
 
 from __future__ import annotations
@@ -12,15 +16,21 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import logging
 import socket
 import sys
 from dataclasses import dataclass
 
 from simulators.mavsim import SimConfig, Simulator
 from skyshare.config import REPO_ROOT
+from skyshare.domain.errors import InputError
+from skyshare.domain.events import EventType
 from skyshare.fleet import FleetConfig, FleetManager
 from skyshare.runtime.flights import FlightDirector
+from skyshare.runtime.operators import RETURNED_TO_SERVICE
 from skyshare.runtime.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -30,8 +40,39 @@ class SimulatedFleet:
     director: FlightDirector
     system_ids: dict[str, int]
     child: asyncio.subprocess.Process | None = None
+    crew: asyncio.Task[None] | None = None  # carries recovered aircraft to their docks
+
+    async def recover(
+        self, drone_id: str, lat: float, lon: float, battery_pct: float | None = None
+    ) -> None:
+        """Carry ``drone_id``'s landed aircraft to (``lat``, ``lon``)."""
+        index = self.system_ids[drone_id] - 1
+        if self.simulator is not None:
+            self.simulator.vehicles[index].recover(lat, lon, battery_pct)
+            return
+        assert self.child is not None and self.child.stdin is not None
+        command = {"index": index, "lat": lat, "lon": lon, "battery_pct": battery_pct}
+        self.child.stdin.write((json.dumps({"recover": command}) + "\n").encode())
+        await self.child.stdin.drain()
+
+    async def _carry_recovered(self, runtime: Runtime) -> None:
+        async with runtime.bus.subscribe({EventType.DRONE_STATUS}) as events:
+            async for event in events:
+                if event.data.get("reason") != RETURNED_TO_SERVICE:
+                    continue
+                site = runtime.network.sites[event.data["site_id"]].position
+                try:
+                    await self.recover(
+                        event.subject, site.lat, site.lon, event.data.get("battery_pct")
+                    )
+                except (InputError, KeyError, ConnectionError) as exc:  # say so, carry on
+                    log.warning("could not carry %s to its dock: %s", event.subject, exc)
 
     async def stop(self) -> None:
+        if self.crew is not None:
+            self.crew.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.crew
         await self.director.stop()
         await self.manager.close()
         await self.stop_simulator()
@@ -116,7 +157,9 @@ async def start_simulated_fleet(
     director = FlightDirector(runtime, manager, system_ids, speedup=speedup)
     await director.start()
     runtime.flights = director
-    return SimulatedFleet(simulator, manager, director, system_ids, child)
+    fleet = SimulatedFleet(simulator, manager, director, system_ids, child)
+    fleet.crew = asyncio.create_task(fleet._carry_recovered(runtime), name="simulated-crew")
+    return fleet
 
 
 async def _spawn(config: SimConfig) -> tuple[asyncio.subprocess.Process, list[str]]:
