@@ -63,6 +63,10 @@ class SimConfig:
     rates: dict[str, float] | None = None  # message name -> Hz, overrides personality
     params: dict[str, float] | None = None  # parameter overrides for every vehicle
     wind: tuple[float, float] = (0.0, 0.0)  # speed m/s, direction the wind comes FROM (deg)
+    # Docks with chargers (lat, lon): a landed, disarmed aircraft on one (within
+    # CHARGER_REACH_M) charges at charge_pct_per_s of its capacity each sim second.
+    chargers: list[tuple[float, float]] | None = None
+    charge_pct_per_s: float = 100.0 / 2400.0  # a full pack in 40 minutes
     airframe: Airframe = field(default_factory=Airframe)
 
     def __post_init__(self) -> None:
@@ -80,7 +84,9 @@ class SimConfig:
                 )
             for i, h in enumerate(self.homes):
                 _check_latlon(f"homes[{i}]", h)
-        for name in ("speedup", "tick_hz", "boot_scale"):
+        for i, c in enumerate(self.chargers or ()):
+            _check_latlon(f"chargers[{i}]", c)
+        for name in ("speedup", "tick_hz", "boot_scale", "charge_pct_per_s"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise InputError(name, f"must be a positive number, got {value!r}")

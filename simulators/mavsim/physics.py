@@ -268,6 +268,12 @@ class Battery:
         self.voltage = v_oc - self.current_a * self.r_int
         self.used_mah += self.current_a * dt / 3.6
 
+    def charge(self, fraction: float) -> None:
+        """A charger puts ``fraction`` of the capacity back (at most to full)."""
+        self.used_mah = max(0.0, self.used_mah - self.capacity_mah * fraction)
+        self.current_a = 0.0
+        self.voltage = self.open_circuit_v()
+
     def set_remaining(self, fraction: float) -> None:
         """Fault injection: the pack suddenly holds only ``fraction`` of its charge."""
         self.used_mah = self.capacity_mah * (1.0 - max(0.0, min(1.0, fraction)))

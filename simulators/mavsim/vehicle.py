@@ -45,6 +45,8 @@ from simulators.mavsim.wire import (
 )
 from skyshare.domain.errors import InputError
 
+CHARGER_REACH_M = 30.0  # an aircraft this close to a dock's charger sits on it
+
 
 class SimVehicle(GcsServices, MissionHost):
     """Shared machinery; subclasses implement the personality hooks marked below."""
@@ -68,6 +70,7 @@ class SimVehicle(GcsServices, MissionHost):
         self.rng = random.Random(f"mavsim:{cfg.seed}:{self.sysid}")
         self.body = Body()
         self.battery = Battery(self.airframe)
+        self._chargers = [self.frame.to_ne(lat, lon) for lat, lon in cfg.chargers or ()]
         self.params = Params(
             self.default_params(), bytewise=self.param_bytewise, overrides=cfg.params
         )
@@ -598,7 +601,14 @@ class SimVehicle(GcsServices, MissionHost):
     def on_crash(self) -> None: ...
 
     def _draw_battery(self, dt: float) -> None:
+        if not self.armed and not self.airborne and self._on_charger():
+            self.battery.charge(self.cfg.charge_pct_per_s / 100.0 * dt)
+            return
         self.battery.draw(power_w(self.body, self.airframe, self.armed, self.airborne), dt)
+
+    def _on_charger(self) -> bool:
+        n, e = self.body.n, self.body.e
+        return any(math.hypot(n - cn, e - ce) <= CHARGER_REACH_M for cn, ce in self._chargers)
 
     def _auto_disarm(self) -> None:
         if not self.armed or self.airborne:

@@ -239,3 +239,23 @@ async def test_a_drone_its_crew_put_back_on_a_dock_takes_off_from_that_dock(
         "on its dock",
     )
     assert state.battery_pct is not None and state.battery_pct > 95
+
+
+async def test_a_docked_drone_charges_as_its_aircraft_reports(flying: Flying) -> None:
+    """The dock charges the aircraft, and the runtime believes the aircraft: a pack found
+    at 96 % makes the drone charging, and full again it is docked."""
+    runtime, fleet = flying.runtime, flying.fleet
+    drone = "fire-2"
+    assert fleet.simulator is not None
+    aircraft = fleet.simulator.vehicles[fleet.system_ids[drone] - 1]
+    vehicle = fleet.manager.vehicle(fleet.system_ids[drone])
+
+    def status_is(status: DroneStatus):  # type: ignore[no-untyped-def]
+        # Checked on each report from the aircraft: the runtime notes them every second.
+        return lambda _: runtime.fleet[drone].status is status
+
+    aircraft.recover(aircraft.lat, aircraft.lon, battery_pct=96.0)  # a part-charged pack
+    await vehicle.wait_for(status_is(DroneStatus.CHARGING), 60, "charging")
+    assert runtime.fleet[drone].battery_pct < 100.0
+    await vehicle.wait_for(status_is(DroneStatus.DOCKED), 600, "docked, charged")
+    assert runtime.fleet[drone].battery_pct == 100.0

@@ -259,3 +259,25 @@ async def test_sim_time_never_runs_ahead_of_speedup() -> None:
         await sim.wait_for(lambda: sim.now >= sim0 + 6.0, 10)
         elapsed = time.perf_counter() - wall0
         assert elapsed >= (sim.now - sim0 - 2 * sim.dt) / 20
+
+
+async def test_a_landed_aircraft_charges_on_a_dock_and_drains_elsewhere() -> None:
+    dock, field = (51.5074, -0.1278), (51.5200, -0.1000)
+    cfg = SimConfig(vehicles=2, homes=[dock, field], chargers=[dock], charge_pct_per_s=0.5)
+    sim = Simulator(cfg, paced=False, sockets=False)
+    await sim.start()
+    try:
+        on_dock, in_field = sim.vehicles
+        for v in sim.vehicles:
+            v.recover(v.lat, v.lon, battery_pct=50.0)  # a crew swaps in a half pack
+        await sim.advance(20.0)
+        assert on_dock.battery_remaining == pytest.approx(0.60, abs=0.005)  # 0.5 %/s
+        assert in_field.battery_remaining < 0.50  # idle draw, no charger
+        await sim.advance(100.0)
+        assert on_dock.battery_remaining == 1.0  # full, and no further
+        with pytest.raises(InputError, match="chargers"):
+            SimConfig(chargers=[(95.0, 0.0)])
+        with pytest.raises(InputError, match="battery_pct"):
+            on_dock.recover(*dock, battery_pct=120.0)
+    finally:
+        await sim.stop()

@@ -12,6 +12,7 @@ from skyshare.airspace import Route
 from skyshare.airspace.conformance import ExcursionTracker
 from skyshare.airspace.restrictions import ActiveFlight
 from skyshare.dispatch.docks import dock_for_return, dock_under, docks_with_room
+from skyshare.dispatch.fleet import ON_DOCK
 from skyshare.domain import (
     Assignment,
     AssignmentStatus,
@@ -255,11 +256,18 @@ class FlightHooks(Decisions, AirspaceControl):
     async def note_telemetry(
         self, drone_id: str, vehicle: Any, now: datetime, elapsed_s: float
     ) -> None:
-        """Live position and battery into the fleet picture (not the audit log); a drone on
-        a dock charges there."""
+        """Live position and battery into the fleet picture (not the audit log). A drone on
+        a dock charges there: as its aircraft reports (the dock charges the aircraft), or
+        by the charging model while it reports nothing; it is docked once full."""
         state = self.fleet[drone_id]
-        if state.status is DroneStatus.CHARGING:
-            battery = min(100.0, state.battery_pct + CHARGE_PCT_PER_S * elapsed_s)
+        reported = None if vehicle is None else vehicle.battery_pct
+        charging = state.status is DroneStatus.CHARGING
+        if state.status in ON_DOCK and (reported is not None or charging):
+            battery = (
+                min(100.0, state.battery_pct + CHARGE_PCT_PER_S * elapsed_s)
+                if reported is None
+                else max(0.0, min(100.0, float(reported)))
+            )
             status = DroneStatus.DOCKED if battery >= 100.0 else DroneStatus.CHARGING
             self.fleet.update(drone_id, battery_pct=battery, status=status)
             return

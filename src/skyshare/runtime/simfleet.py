@@ -26,6 +26,7 @@ from skyshare.config import REPO_ROOT
 from skyshare.domain.errors import InputError
 from skyshare.domain.events import EventType
 from skyshare.fleet import FleetConfig, FleetManager
+from skyshare.runtime.flight_hooks import CHARGE_PCT_PER_S
 from skyshare.runtime.flights import FlightDirector
 from skyshare.runtime.operators import RETURNED_TO_SERVICE
 from skyshare.runtime.runtime import Runtime
@@ -130,6 +131,9 @@ async def start_simulated_fleet(
         px4_gcs_port=gcs_port,
         params=failsafe,
         px4_api_ports=[_free_udp_port() for _ in ids] if autopilot == "px4" else None,
+        # Every dock charges the aircraft on it, at the rate the runtime plans with.
+        chargers=[(s.position.lat, s.position.lon) for s in network.sites.values()],
+        charge_pct_per_s=CHARGE_PCT_PER_S,
     )
     simulator: Simulator | None = None
     child: asyncio.subprocess.Process | None = None
