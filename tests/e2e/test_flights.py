@@ -217,7 +217,6 @@ async def test_a_drone_its_crew_put_back_on_a_dock_takes_off_from_that_dock(
     crew carries the aircraft there, as a real crew does, so its next sortie does not
     start in the field."""
     from skyshare.domain import GeoPoint
-    from skyshare.geo import haversine_m
 
     runtime, fleet = flying.runtime, flying.fleet
     drone, dock_id = "pol-2", "pol-hackney"
@@ -229,15 +228,7 @@ async def test_a_drone_its_crew_put_back_on_a_dock_takes_off_from_that_dock(
     await runtime.return_to_service(drone, dock_id, actor="operator", battery_pct=100.0)
     dock = runtime.network.sites[dock_id].position
     vehicle = fleet.manager.vehicle(fleet.system_ids[drone])
-    state = await vehicle.wait_for(
-        lambda s: (
-            s.lat is not None
-            and s.lon is not None
-            and haversine_m(s.lat, s.lon, dock.lat, dock.lon) < 5.0
-        ),
-        60,
-        "on its dock",
-    )
+    state = await vehicle.wait_reached(dock.lat, dock.lon, tolerance_m=5.0, timeout_s=60)
     assert state.battery_pct is not None and state.battery_pct > 95
 
 

@@ -150,7 +150,6 @@ async def test_the_simulated_crew_carries_an_aircraft_in_mavsim_s_own_process(
 ) -> None:
     """The demo runs mavsim in a child process: the crew's carry goes to it as a command,
     and an aircraft there is moved as one in this process is."""
-    from skyshare.geo import haversine_m
     from skyshare.runtime.simfleet import start_simulated_fleet
 
     drone = "lfb-dowgate-1"
@@ -160,15 +159,7 @@ async def test_the_simulated_crew_carries_an_aircraft_in_mavsim_s_own_process(
     try:
         await fleet.recover(drone, FIELD.lat, FIELD.lon, battery_pct=40.0)
         vehicle = fleet.manager.vehicle(fleet.system_ids[drone])
-        state = await vehicle.wait_for(
-            lambda s: (
-                s.lat is not None
-                and s.lon is not None
-                and haversine_m(s.lat, s.lon, FIELD.lat, FIELD.lon) < 5.0
-            ),
-            60,
-            "carried to the field",
-        )
+        state = await vehicle.wait_reached(FIELD.lat, FIELD.lon, tolerance_m=5.0, timeout_s=60)
         assert state.battery_pct is not None and 35 < state.battery_pct < 45
     finally:
         await fleet.stop()
