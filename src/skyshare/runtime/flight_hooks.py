@@ -80,7 +80,7 @@ class FlightHooks(Decisions, AirspaceControl):
         Returns the dock it is to land on, now reserved: of those with a free slot, the
         one it reaches for the least energy by a route legal for ``agency`` (the sortie's;
         by default the owner's), as the dispatcher planned its way back. With no legal
-        route to any, the nearest by straight line (the autopilot's return goes there)."""
+        route to any, the nearest by straight line."""
         async with self._exclusive() as change:
             await self._task_status(change, drone_id, AssignmentStatus.COMPLETED, None)
             room = docks_with_room(self.network, self.fleet, drone_id)
