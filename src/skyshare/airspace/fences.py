@@ -276,7 +276,8 @@ MAX_CLIPPED_VERTICES = 40  # more, and the outline of the whole area is the incl
 class _Disc:
     """A flight's containment circle, in projected metres. Where it would leave the service
     area, ``clipped`` is the inclusion instead: a polygon around the circle (16 sides)
-    cut by the service area's fence outline, so holding all of the circle in the area."""
+    cut by the service area's fence outline, so holding all of the circle that lies in
+    the area."""
 
     x: float
     y: float
