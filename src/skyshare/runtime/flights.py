@@ -130,10 +130,12 @@ class FlightDirector:
         warm_zone_shapes(self.runtime.airspace.compiled)
 
     async def _configure_fences(self) -> None:
+        """Every aircraft connected now; one that connects later gets its parameters at
+        its first launch."""
         ceiling = self.runtime.airspace.ceiling_m
-        vehicles = [self.manager.vehicle(sysid) for sysid in self.system_ids.values()]
+        ours = [v for sysid, v in self.manager.vehicles.items() if sysid in self.drone_of]
         await asyncio.gather(
-            *(self._set_params(v, fence_params(_limits(v), ceiling)) for v in vehicles)
+            *(self._set_params(v, fence_params(_limits(v), ceiling)) for v in ours)
         )
 
     async def _set_params(self, vehicle: Vehicle, params: Mapping[str, float]) -> None:
