@@ -279,6 +279,7 @@ class JobBuilder:
             direction = (dx / dist, dy / dist)
         bounds = self._energy_bounds([group.model], dist, direction, dist, wind, here.alt_m)
         order = np.argsort(bounds[0], kind="stable").tolist()
+        free = set(free)
         allowed = tuple(
             may and site in free
             for may, site in zip(self.landable(group.owner), self.site_ids, strict=True)
@@ -292,9 +293,8 @@ class JobBuilder:
             {},
             paths,
             (now, wind, here.alt_m),
-            stop_on_closed=False,
         )
-        return leg
+        return leg  # None too when ``here`` is closed in: the caller's fallback decides
 
     def _cheapest_leg(
         self,
@@ -306,13 +306,11 @@ class JobBuilder:
         found: dict[int, Path | NoPath],
         paths: PathSource,
         when: tuple[datetime, Wind, float],
-        *,
-        stop_on_closed: bool = True,
     ) -> tuple[ReturnLeg | None, str | None]:
         """The cheapest flight back for ``model`` to a ``landable`` dock, docks taken in
-        the ``ranked`` order of their energy bounds; or why the scene is closed (unless
-        not ``stop_on_closed``). ``found`` holds the routes already asked for; ``when`` is
-        (now, wind, scene altitude)."""
+        the ``ranked`` order of their energy bounds; or why the scene is closed.
+        ``found`` holds the routes already asked for; ``when`` is (now, wind, scene
+        altitude)."""
         fm = self.flight_model
         order, bound = ranked
         now, wind, scene_alt = when
@@ -325,7 +323,7 @@ class JobBuilder:
             path = found.get(i)
             if path is None:
                 path = found[i] = paths(goal, self.site_position[i], agency, now)
-                if stop_on_closed and isinstance(path, NoPath) and self._scene_closed(path, found):
+                if isinstance(path, NoPath) and self._scene_closed(path, found):
                     return None, path.reason
             if isinstance(path, NoPath):
                 continue
