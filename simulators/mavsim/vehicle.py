@@ -71,6 +71,7 @@ class SimVehicle(GcsServices, MissionHost):
         self.body = Body()
         self.battery = Battery(self.airframe)
         self._chargers = [self.frame.to_ne(lat, lon) for lat, lon in cfg.chargers or ()]
+        self._charger_at: tuple[float, float, bool] | None = None  # see _on_charger
         self.params = Params(
             self.default_params(), bytewise=self.param_bytewise, overrides=cfg.params
         )
@@ -607,8 +608,12 @@ class SimVehicle(GcsServices, MissionHost):
         self.battery.draw(power_w(self.body, self.airframe, self.armed, self.airborne), dt)
 
     def _on_charger(self) -> bool:
+        # Asked every tick of every landed aircraft, which does not move: kept by position.
         n, e = self.body.n, self.body.e
-        return any(math.hypot(n - cn, e - ce) <= CHARGER_REACH_M for cn, ce in self._chargers)
+        if self._charger_at is None or self._charger_at[:2] != (n, e):
+            near = any(math.hypot(n - cn, e - ce) <= CHARGER_REACH_M for cn, ce in self._chargers)
+            self._charger_at = (n, e, near)
+        return self._charger_at[2]
 
     def _auto_disarm(self) -> None:
         if not self.armed or self.airborne:
