@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SKYSHARE_", extra="ignore")
 
     database_url: str = Field(default_factory=_default_database_url)
+    # Durable writes in a process of their own, off the event loop's interpreter lock (an
+    # in-memory SQLite database, which another process cannot open, uses a thread).
+    store_process: bool = True
     mqtt_url: str | None = None
     mqtt_topic_prefix: str = "skyshare/v1"
     api_keys: str = ""  # comma-separated key:agency:role

@@ -28,6 +28,8 @@ from skyshare.domain.errors import InputError
 from skyshare.domain.models import GeoPoint
 from skyshare.geo import DEFAULT_CRS, Projection, projection
 
+MAX_FORBIDDEN_KEPT = 256  # (agency, permissions, heights, timed zones active) answers kept
+
 
 @dataclass(frozen=True, slots=True)
 class ZoneBreach:
@@ -99,6 +101,8 @@ class AirspaceMap:
         self.tree = shapely.STRtree([c.geometry for c in self.compiled])
         self.near_grid = _conformance.NearGrid(self.compiled, self.projection)
         self.router = _router or Router(self.buffer_m, self.simplify_m)
+        self._timed = tuple(c for c in self.compiled if c.zone.windows)
+        self._forbidden: dict[tuple, list[CompiledZone]] = {}
 
     # --- the zones -------------------------------------------------------------------
 
@@ -164,13 +168,22 @@ class AirspaceMap:
         grants = permissions_of(permissions)
         low, high = heights if heights is not None else (0.0, self.ceiling_m)
         finish = until or at
-        return [
-            c
-            for c in self.compiled
-            if not c.zone.may_enter(agency, grants)
-            and c.spans(low, high)
-            and c.zone.active_during(at, finish)
-        ]
+        # Time matters only through which timed zones are active: that is in the key, so
+        # the answer is kept for every sortie and fence of the same agency and heights.
+        active = tuple(c.zone.active_during(at, finish) for c in self._timed)
+        key = (agency, grants, low, high, active)
+        found = self._forbidden.get(key)
+        if found is None:
+            if len(self._forbidden) >= MAX_FORBIDDEN_KEPT:
+                self._forbidden.clear()
+            found = self._forbidden[key] = [
+                c
+                for c in self.compiled
+                if not c.zone.may_enter(agency, grants)
+                and c.spans(low, high)
+                and c.zone.active_during(at, finish)
+            ]
+        return list(found)
 
     def check(
         self,

@@ -38,6 +38,7 @@ area and outside every exclusion, return and rally points outside every exclusio
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -205,13 +206,12 @@ def build_fence(
     """
     proj = airspace.projection
     area = service_area if isinstance(service_area, BaseGeometry) else service_area.geometry
-    home_xy = proj.point(home.lat, home.lon)
-    flown = [
-        _metric_line(proj, line)
-        for line in ([route.waypoints] if route is not None else []) + [list(p) for p in paths]
-        if line
-    ]
-    ends = [Point(proj.point(p.lat, p.lon)) for p in (home, return_point, *rally_points) if p]
+    lines = [line for line in [route.waypoints if route else (), *paths] if line]
+    points = [p for p in (home, return_point, *rally_points) if p]
+    flown = _metric_lines(proj, [*lines, *([p] for p in points)])
+    ends = flown[len(lines) :]  # one position each: points
+    del flown[len(lines) :]
+    home_xy = (ends[0].x, ends[0].y)
     flying = shapely.GeometryCollection([*ends, *flown])
     disc = (
         None
@@ -241,8 +241,9 @@ def build_fence(
     keep_out: list[BaseGeometry] = list(ends)
     error: FenceError | None = None
     for corridor in (ROUTE_CORRIDOR_M, *FALLBACK_CORRIDORS_M):
-        # A corridor, not just the line: the aircraft orbits and turns off the line.
-        corridors = [line.buffer(corridor) for line in flown]
+        # A corridor, not just the line: the aircraft orbits and turns off the line. (Only
+        # exclusions read it: with no zone near, there is nothing to keep it from.)
+        corridors = [line.buffer(corridor) for line in flown] if zones else []
         try:
             plan = _fit_fence(
                 airspace,
@@ -300,10 +301,14 @@ def _containment(
     outlines = [
         _inclusion_outline(part, CLIP_OUTLINE_VERTICES, area_margin_m) for part in polygons_of(area)
     ]
-    around = centre.buffer(disc.radius / math.cos(math.pi / 64), quad_segs=16)  # holds the circle
-    if any(outline.contains(around) for outline in outlines):
+    # Room for the circle with its outside margin of ``_areas``' 64-gon (which holds it).
+    room = disc.radius / math.cos(math.pi / 64)
+    if any(
+        outline.contains(centre) and outline.boundary.distance(centre) >= room
+        for outline in outlines
+    ):
         return disc
-    ngon = centre.buffer(disc.radius / math.cos(math.pi / 16), quad_segs=4)  # holds it too
+    ngon = regular_polygon(centre.x, centre.y, disc.radius / math.cos(math.pi / 16), 16)
     clipped = shapely.union_all([ngon.intersection(outline) for outline in outlines])
     if not isinstance(clipped, Polygon) or clipped.is_empty:
         return None
@@ -376,11 +381,35 @@ def _fit_fence(
     )
 
 
+@functools.cache
+def _unit_polygon(sides: int) -> np.ndarray:
+    angles = np.linspace(0.0, 2 * math.pi, sides, endpoint=False)
+    return np.column_stack([np.cos(angles), np.sin(angles)])
+
+
+def regular_polygon(x: float, y: float, radius: float, sides: int) -> Polygon:
+    """The polygon of ``sides`` vertices on the circle of ``radius`` around (x, y): inside
+    the circle, and holding the circle of ``radius * cos(pi / sides)``."""
+    return Polygon(_unit_polygon(sides) * radius + (x, y))
+
+
 def _metric_line(proj: Projection, points: Sequence[GeoPoint]) -> BaseGeometry:
     """A flown line in projected metres (a point if it has one position)."""
-    xs, ys = proj.to_metric([p.lon for p in points], [p.lat for p in points])
+    return _metric_lines(proj, [points])[0]
+
+
+def _metric_lines(proj: Projection, lines: Sequence[Sequence[GeoPoint]]) -> list[BaseGeometry]:
+    """``_metric_line`` of each, projected together (one transform, not one per line)."""
+    flat = [p for line in lines for p in line]
+    xs, ys = proj.to_metric([p.lon for p in flat], [p.lat for p in flat])
     coords = np.column_stack([xs, ys])
-    return shapely.LineString(coords) if len(coords) > 1 else Point(coords[0])
+    out: list[BaseGeometry] = []
+    start = 0
+    for line in lines:
+        part = coords[start : start + len(line)]
+        start += len(line)
+        out.append(shapely.LineString(part) if len(part) > 1 else Point(part[0]))
+    return out
 
 
 def breaches_along(
@@ -772,12 +801,12 @@ def _areas(items: Sequence[FenceItem], limits: AutopilotLimits, proj: Projection
         if item.command in CIRCLE_COMMANDS:
             if not (math.isfinite(item.radius_m) and item.radius_m > 0):
                 raise FenceError(field, f"circle radius must be positive, got {item.radius_m}")
-            centre = Point(proj.point(item.lat, item.lon))
+            x, y = proj.point(item.lat, item.lon)
             inclusion = item.command == MAV_CMD_NAV_FENCE_CIRCLE_INCLUSION
             # Err on the safe side: an inclusion drawn inside the circle, an exclusion around it.
             radius = item.radius_m if inclusion else item.radius_m / math.cos(math.pi / 64)
             areas.append(
-                _Area(centre.buffer(radius, quad_segs=16), i, inclusion, item.inclusion_group)
+                _Area(regular_polygon(x, y, radius, 64), i, inclusion, item.inclusion_group)
             )
             i += 1
             continue

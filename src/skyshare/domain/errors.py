@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class InputError(ValueError):
     """Bad input. ``field`` names the offending field, ``reason`` says what is wrong with it.
@@ -17,3 +19,10 @@ class InputError(ValueError):
         self.item = item
         where = ": ".join(part for part in (source, item) if part)
         super().__init__(f"{where + ': ' if where else ''}{field}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled by what it was made of
+        return (_rebuild, (type(self), self.field, self.reason, self.source, self.item))
+
+
+def _rebuild(cls: type[InputError], field: str, reason: str, source: str, item: str) -> InputError:
+    return cls(field, reason, source=source, item=item)

@@ -16,7 +16,8 @@ from skyshare.domain import Assignment, Incident
 from skyshare.domain.events import Event, EventType
 from skyshare.runtime.fleet_book import FleetBook
 from skyshare.runtime.state import IncidentView, RuntimeState
-from skyshare.store import StoredRestriction, Tx
+from skyshare.store import StoredRestriction
+from skyshare.store.jobs import Write
 
 
 @dataclass
@@ -72,24 +73,20 @@ class Changes(RuntimeState):
         now = self.clock.now()
         drones = [self.fleet.record(d, now) for d in sorted(change.drones)]
 
-        def write(tx: Tx) -> None:
-            if change.new_incident is not None:
-                tx.add_incident(_latest(change.incidents, change.new_incident))
-            for incident in _unique_latest(change.incidents):
-                if change.new_incident is None or incident.id != change.new_incident.id:
-                    tx.update_incident(incident)
-            for assignment in _unique_latest(change.assignments):
-                tx.save_assignment(assignment)
-            for state in drones:
-                tx.save_drone_state(state)
-            if restriction is not None:
-                tx.save_restriction(restriction)
-            if lifted is not None:
-                tx.end_restriction(*lifted)
-            for event in change.events:
-                tx.append(event)
-
-        change.written = self.writer.write(write)
+        calls: list[tuple[str, tuple[Any, ...]]] = []
+        if change.new_incident is not None:
+            calls.append(("add_incident", (_latest(change.incidents, change.new_incident),)))
+        for incident in _unique_latest(change.incidents):
+            if change.new_incident is None or incident.id != change.new_incident.id:
+                calls.append(("update_incident", (incident,)))
+        calls += [("save_assignment", (a,)) for a in _unique_latest(change.assignments)]
+        calls += [("save_drone_state", (state,)) for state in drones]
+        if restriction is not None:
+            calls.append(("save_restriction", (restriction,)))
+        if lifted is not None:
+            calls.append(("end_restriction", lifted))
+        calls += [("append", (event,)) for event in change.events]
+        change.written = self.writer.write(Write(tuple(calls)))
         self._remember(change)
         if wait:
             await change.written

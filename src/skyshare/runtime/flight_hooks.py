@@ -26,6 +26,7 @@ from skyshare.runtime.airspace_control import AirspaceControl
 from skyshare.runtime.changes import Change
 from skyshare.runtime.decisions import Decisions
 from skyshare.runtime.state import DISPATCHER, LIVE
+from skyshare.store.jobs import Write
 
 CHARGE_PCT_PER_S = 100.0 / 2400.0  # a dock fills a pack in about 40 minutes
 
@@ -38,7 +39,7 @@ class FlightHooks(Decisions, AirspaceControl):
         state, so it is appended to the audit log without waiting for the decision lock."""
         event = self._drone_event(kind, drone_id, data)
 
-        await self.writer.write(lambda tx: tx.append(event))
+        await self.writer.write(Write((("append", (event,)),)))
         await self._publish([event])
 
     async def flight_started(self, drone_id: str, incident: Incident, route: Route) -> None:

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from skyshare.dispatch import DroneState
 from skyshare.domain import Incident, Network
 from skyshare.runtime.state import IncidentView, NotFound, RuntimeState
 
-T = TypeVar("T")
-
 
 class Reads(RuntimeState):
     """Reads; none takes the decision lock."""
 
-    async def _io(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """A blocking store read, in order after every write queued before it."""
-        return await self.writer.read(fn, *args, **kwargs)
+    async def _io(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """``Store.<name>``, in order after every write queued before it."""
+        return await self.writer.read(name, *args, **kwargs)
 
     @property
     def network(self) -> Network:
@@ -38,15 +35,13 @@ class Reads(RuntimeState):
         cached = self._open.get(incident_id)
         if cached is not None:
             return cached
-        incident = await self._io(self.store.get_incident, incident_id)
+        incident = await self._io("get_incident", incident_id)
         if incident is None:
             raise NotFound(incident_id)
-        assignments = await self._io(self.store.assignments_for, incident_id)
+        assignments = await self._io("assignments_for", incident_id)
         return IncidentView(incident, assignments)
 
     async def incidents(
         self, *, agency: str | None = None, open_only: bool = False, limit: int = 200
     ) -> list[Incident]:
-        return await self._io(
-            self.store.list_incidents, agency=agency, open_only=open_only, limit=limit
-        )
+        return await self._io("list_incidents", agency=agency, open_only=open_only, limit=limit)

@@ -58,11 +58,11 @@ class Runtime(Intake, Operators, FlightHooks, AirspaceControl, Reads):
     """Owns the live state of the network and every change to it."""
 
     def __init__(
-        self, world: World, store: Store, bus: Bus, clock: Clock, settings: Settings
+        self, world: World, writer: StoreWorker, bus: Bus, clock: Clock, settings: Settings
     ) -> None:
         # What each attribute holds is written beside its declaration in RuntimeState.
         self.world = world
-        self.store = store
+        self.store = writer.store
         self.bus = bus
         self.clock = clock
         self.settings = settings
@@ -73,7 +73,7 @@ class Runtime(Intake, Operators, FlightHooks, AirspaceControl, Reads):
         self.flights = None
         self._routes = {}
         self._lock = asyncio.Lock()
-        self.writer = StoreWorker(store)
+        self.writer = writer
         self._escalated = set()
         self._launched = set()
         self._open = {}
@@ -86,17 +86,23 @@ class Runtime(Intake, Operators, FlightHooks, AirspaceControl, Reads):
     ) -> Runtime:
         """Load the world, open (and migrate) the store, connect the bus."""
         settings = settings or Settings()
-        world = await asyncio.to_thread(load_world, settings)
-        world.area.projection.prepare()  # this, the event loop's thread, does the routing
         store = await asyncio.to_thread(Store.open, settings.database_url)
-        runtime = cls(world, store, bus or InProcessBus(), clock or SystemClock(), settings)
+        writer = StoreWorker(store, settings.database_url, process=settings.store_process)
+        await writer.start()  # the store's process gets ready while the world loads
+        try:
+            world = await asyncio.to_thread(load_world, settings)
+        except BaseException:
+            await writer.stop()
+            raise
+        world.area.projection.prepare()  # this, the event loop's thread, does the routing
+        runtime = cls(world, writer, bus or InProcessBus(), clock or SystemClock(), settings)
         if bus is None and settings.mqtt_url:
             runtime.bus = MqttBus(
                 settings.mqtt_url,
                 intake=runtime.intake_from_cad,
                 topic_prefix=settings.mqtt_topic_prefix,
             )
-        await runtime._io(runtime._load_state)
+        await asyncio.to_thread(runtime._load_state)  # before anything else may write
         await runtime.bus.start()
         return runtime
 

@@ -65,7 +65,7 @@ class RuntimeState:
     flights: FlightControl | None
     _routes: dict[str, ActiveFlight]  # drone id -> the route it is flying
     _lock: asyncio.Lock
-    writer: StoreWorker  # every store call, in order, off the event loop
+    writer: StoreWorker  # every store call, in order, in a store process of its own
     _escalated: set[str]
     _launched: set[str]  # drones given a sortie and not yet back or recalled
     # Open incidents with their assignments, as last written: decisions read these

@@ -1,124 +1,156 @@
-"""Every store call in order, on one thread, with consecutive writes committed together.
+"""Every store call in order, off the event loop, with consecutive writes committed together.
 
 Decisions are made under the runtime's lock, but a durable commit takes milliseconds, and
 holding the lock through it caps the system at one commit at a time. Instead, each
-decision hands its write to this worker and releases the lock. Writes that queue up
-meanwhile go into one transaction (group commit: one fsync for many changes). If that
-transaction fails, each write is retried alone, so one bad change cannot sink the others.
-Reads join the same queue, so a read always sees every write queued before it.
+decision hands its write (a ``Write``: the transaction's calls, as a value) to this worker
+and releases the lock; the worker answers once the write is durable. Writes that queue up
+meanwhile go into one transaction (group commit), and reads join the same queue, so a
+read sees every write queued before it (``skyshare.store.jobs``).
+
+The store works in a process of its own (``skyshare.store.server``): its Python (building
+statements, hashing the audit chain) then runs on another core instead of taking the
+interpreter lock from the event loop while calls wait. An in-memory SQLite database,
+which no other process can open, is served from a thread instead.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections import deque
+import itertools
+import queue
+import socket
+import sys
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
-from skyshare.store import Store, Tx
-
-T = TypeVar("T")
-MAX_BATCH = 200
-
-
-@dataclass
-class _Job:
-    run: Callable[..., Any]
-    writes: bool
-    done: asyncio.Future[Any] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
+from skyshare.store import Store, StoreError
+from skyshare.store import server as store_server
+from skyshare.store.jobs import Job, Read, Write, serve
+from skyshare.store.server import Frames, frame
 
 
 class StoreWorker:
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="store")
-        self._jobs: deque[_Job] = deque()
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self.batches = 0  # transactions committed, for figures
+    """The runtime's one way to the store while it runs: ``read``, ``write``, in order."""
+
+    def __init__(self, store: Store, url: str, *, process: bool = True) -> None:
+        self.store = store  # read at start-up, before ``start``, and by the audit routes
+        self._url = url  # with its password, for the store process; never logged
+        self._process = process and not store.in_memory
+        self._waiting: dict[int, asyncio.Future[Any]] = {}
+        self._numbers = itertools.count(1)
+        self._send: Callable[[Job | None], None] | None = None
+        self._stop: Callable[[], Any] | None = None
+        self.pid: int | None = None  # the store process, when there is one
         self.writes = 0
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._serve(), name="store-worker")
+    async def start(self) -> None:
+        if self._process:
+            await self._start_process()
+        else:
+            self._start_thread()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await asyncio.get_running_loop().run_in_executor(self._thread, self.store.close)
-        self._thread.shutdown(wait=False)
+        """Finish every job sent, then stop, and close the store."""
+        if self._stop is not None:
+            await self._stop()
+            self._stop = self._send = None
+        await asyncio.to_thread(self.store.close)
 
-    async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        job = _Job(partial(fn, *args, **kwargs), writes=False)
-        self._put(job)
-        return await job.done
+    async def read(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """``Store.<name>(*args, **kwargs)``, after every write sent before it."""
+        return await self._submit(Read(name, args, kwargs))
 
-    def write(self, fn: Callable[[Tx], None]) -> asyncio.Future[None]:
-        """Queue ``fn(tx)``; the future resolves once it is durable (or fails)."""
-        job = _Job(fn, writes=True)
-        self._put(job)
-        return job.done
+    def write(self, write: Write) -> asyncio.Future[Any]:
+        """Send ``write``; the future resolves once it is durable (or fails)."""
+        self.writes += 1
+        return self._submit(write)
 
-    def _put(self, job: _Job) -> None:
-        if self._task is None:
-            self.start()
-        self._jobs.append(job)
-        self._wake.set()
+    def _submit(self, job: Write | Read) -> asyncio.Future[Any]:
+        if self._send is None:
+            raise StoreError("the store worker is not running")
+        number = next(self._numbers)
+        done = self._waiting[number] = asyncio.get_running_loop().create_future()
+        self._send((number, job))
+        return done
 
-    async def _serve(self) -> None:
+    def _settle(self, number: int, error: Exception | None, result: Any) -> None:
+        done = self._waiting.pop(number, None)
+        if done is None or done.done():  # the caller gave up waiting (cancelled)
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(result)
+
+    def _fail_all(self, reason: str) -> None:
+        for number in list(self._waiting):
+            self._settle(number, StoreError(reason), None)
+
+    # --- a process (files and servers) ------------------------------------------------
+
+    async def _start_process(self) -> None:
+        ours, theirs = socket.socketpair()
+        with theirs:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                store_server.__name__,
+                str(theirs.fileno()),
+                pass_fds=(theirs.fileno(),),
+                stdin=asyncio.subprocess.DEVNULL,
+            )
+        self.pid = process.pid
+        reader, writer = await asyncio.open_unix_connection(sock=ours)
+        writer.write(frame(self._url))
+        answers = asyncio.create_task(self._answers(reader), name="store-answers")
+        self._send = lambda job: writer.write(frame(job))
+
+        async def stop() -> None:
+            writer.write_eof()  # the process answers what it has, then closes its end
+            await answers
+            writer.close()
+            await process.wait()
+
+        self._stop = stop
+
+    async def _answers(self, reader: asyncio.StreamReader) -> None:
+        frames = Frames()
+        try:
+            while data := await reader.read(1 << 16):
+                for number, error, result in frames.feed(data):
+                    self._settle(number, error, result)
+        except ConnectionError:
+            pass  # it died: its jobs fail below
+        finally:
+            self._send = None  # nothing more can be sent: later calls fail at once
+            self._fail_all("the store process ended")
+
+    # --- a thread (an in-memory database) ---------------------------------------------
+
+    def _start_thread(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
-            if not self._jobs:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            first = self._jobs.popleft()
-            if not first.writes:
+        jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+
+        def receive(block: bool) -> list[Job | None]:
+            out = [jobs.get()] if block else []
+            while True:
                 try:
-                    _settle(first, await loop.run_in_executor(self._thread, first.run), None)
-                except Exception as exc:  # the caller gets it, the worker carries on
-                    _settle(first, None, exc)
-                continue
-            batch = [first]
-            while self._jobs and self._jobs[0].writes and len(batch) < MAX_BATCH:
-                batch.append(self._jobs.popleft())
-            errors = await loop.run_in_executor(self._thread, self._commit, batch)
-            self.batches += 1
-            self.writes += len(batch)
-            for job, error in zip(batch, errors, strict=True):
-                _settle(job, None, error)
+                    out.append(jobs.get_nowait())
+                except queue.Empty:
+                    return out
 
-    def _commit(self, batch: list[_Job]) -> list[Exception | None]:
-        try:
-            with self.store.transaction() as tx:
-                for job in batch:
-                    job.run(tx)
-        except Exception as exc:
-            if len(batch) == 1:
-                return [exc]
-            return [self._alone(job) for job in batch]  # find the bad one; keep the rest
-        return [None] * len(batch)
+        def reply(number: int, error: Exception | None, result: Any) -> None:
+            loop.call_soon_threadsafe(self._settle, number, error, result)
 
-    def _alone(self, job: _Job) -> Exception | None:
-        try:
-            with self.store.transaction() as tx:
-                job.run(tx)
-        except Exception as exc:
-            return exc
-        return None
+        thread = threading.Thread(
+            target=serve, args=(self.store, receive, reply), name="store", daemon=True
+        )
+        thread.start()
+        self._send = jobs.put
 
+        async def stop() -> None:
+            jobs.put(None)
+            await asyncio.to_thread(thread.join)
 
-def _settle(job: _Job, result: Any, error: Exception | None) -> None:
-    if job.done.done():  # the caller gave up waiting (cancelled)
-        return
-    if error is not None:
-        job.done.set_exception(error)
-    else:
-        job.done.set_result(result)
+        self._stop = stop

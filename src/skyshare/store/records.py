@@ -99,6 +99,9 @@ class DuplicateIncident(StoreError):
             f"incident {existing.id}"
         )
 
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled by what it was made of
+        return (type(self), (self.existing,))
+
 
 class NotFound(StoreError, LookupError):
     """A record that an update refers to does not exist."""
@@ -107,3 +110,6 @@ class NotFound(StoreError, LookupError):
         self.kind = kind
         self.record_id = record_id
         super().__init__(f"no {kind} with id {record_id!r}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.kind, self.record_id))

@@ -25,7 +25,6 @@ from skyshare.store import mapping, queries
 from skyshare.store.audit import chain_hash, normalize_event, verify_chain
 from skyshare.store.columns import to_utc
 from skyshare.store.engine import WRITES, create_store_engine, is_memory_sqlite, normalize_url
-from skyshare.store.migrate import upgrade
 from skyshare.store.records import (
     ChainCheck,
     DroneState,
@@ -56,21 +55,27 @@ class Store:
     def __init__(self, engine: Engine, url: str, *, serialise: bool = False) -> None:
         self._engine = engine
         self.url = url  # password hidden: safe to log
+        self.in_memory = serialise  # an in-memory database: no other process can open it
         # An in-memory SQLite database is one shared connection: take turns on it.
         self._turn: contextlib.AbstractContextManager[Any] = (
             threading.RLock() if serialise else contextlib.nullcontext()
         )
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        """Connect to ``url`` (SQLite or PostgreSQL) and migrate its schema to head."""
+    def open(cls, url: str, *, migrate: bool = True) -> Store:
+        """Connect to ``url`` (SQLite or PostgreSQL) and migrate its schema to head (unless
+        ``migrate`` is off: another store opened it first)."""
         parsed = normalize_url(url)
         engine = create_store_engine(parsed)
-        try:
-            upgrade(engine)
-        except BaseException:
-            engine.dispose()
-            raise
+        if migrate:
+            # Imported here: Alembic costs the store's process a fifth of its start-up.
+            from skyshare.store.migrate import upgrade
+
+            try:
+                upgrade(engine)
+            except BaseException:
+                engine.dispose()
+                raise
         shown = parsed.render_as_string(hide_password=True)
         return cls(engine, shown, serialise=is_memory_sqlite(parsed))
 

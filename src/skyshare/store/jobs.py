@@ -1,0 +1,127 @@
+"""Store work as values, and the loop that does it in order with group commit.
+
+A write is the ``Tx`` calls of one transaction, by name; a read is one ``Store`` call, by
+name. As values they cross to a store process (``server.py``) as easily as to a thread,
+so the same loop serves both. Consecutive writes go into one transaction (group commit:
+one fsync for many changes); if it fails, each is retried alone, so one bad change cannot
+sink the others. Reads are served in turn, so a read sees every write sent before it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from skyshare.store.records import StoreError
+from skyshare.store.store import Store, Tx
+
+MAX_BATCH = 200  # writes in one transaction, at most
+WRITE_CALLS = frozenset(
+    {
+        "add_incident",
+        "update_incident",
+        "save_assignment",
+        "save_drone_state",
+        "append",
+        "save_restriction",
+        "end_restriction",
+    }
+)
+READ_CALLS = frozenset({"get_incident", "assignments_for", "list_incidents"})
+
+
+@dataclass(frozen=True)
+class Write:
+    """``Tx`` calls made in one transaction, in order: ``(method name, arguments)``."""
+
+    calls: tuple[tuple[str, tuple[Any, ...]], ...]
+
+    def __post_init__(self) -> None:
+        for name, _ in self.calls:
+            if name not in WRITE_CALLS:
+                raise ValueError(f"not a store write: {name!r}")
+
+    def apply(self, tx: Tx) -> None:
+        for name, args in self.calls:
+            getattr(tx, name)(*args)
+
+
+@dataclass(frozen=True)
+class Read:
+    """One ``Store`` read by name."""
+
+    name: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.name not in READ_CALLS:
+            raise ValueError(f"not a store read: {self.name!r}")
+
+    def run(self, store: Store) -> Any:
+        return getattr(store, self.name)(*self.args, **self.kwargs)
+
+
+Job = tuple[int, Write | Read]  # a caller's number for the job, and the job
+Receive = Callable[[bool], list[Job | None]]  # jobs that have arrived (block: wait for one)
+Reply = Callable[[int, Exception | None, Any], None]  # (number, error, result)
+
+
+def serve(store: Store, receive: Receive, reply: Reply, first: Sequence[Job | None] = ()) -> None:
+    """Do the jobs ``receive`` gives (after ``first``), in order, answering each through
+    ``reply``, until it gives ``None`` (the caller is done)."""
+    pending: deque[Job | None] = deque(first)
+    while True:
+        if not pending:
+            pending.extend(receive(True))
+        pending.extend(receive(False))  # whatever else came meanwhile joins the batch
+        first = pending.popleft()
+        if first is None:
+            return
+        number, job = first
+        if isinstance(job, Read):
+            try:
+                reply(number, None, job.run(store))
+            except Exception as exc:  # the caller gets it; the loop carries on
+                reply(number, exc, None)
+            continue
+        batch: list[tuple[int, Write]] = [(number, job)]
+        while pending and pending[0] is not None and len(batch) < MAX_BATCH:
+            head = pending[0]
+            if not isinstance(head[1], Write):
+                break
+            pending.popleft()
+            batch.append((head[0], head[1]))
+        errors = commit(store, [w for _, w in batch])
+        for (n, _), error in zip(batch, errors, strict=True):
+            reply(n, error, None)
+
+
+def commit(store: Store, writes: list[Write]) -> list[Exception | None]:
+    """Commit ``writes`` in one transaction; if that fails, each alone. Per write: its
+    error, or None once it is durable."""
+    try:
+        with store.transaction() as tx:
+            for write in writes:
+                write.apply(tx)
+    except Exception as exc:
+        if len(writes) == 1:
+            return [exc]
+        return [commit(store, [write])[0] for write in writes]  # find the bad one
+    return [None] * len(writes)
+
+
+def portable(error: Exception) -> Exception:
+    """``error`` as it can cross to another process: itself if it pickles back to the same
+    kind, else a ``StoreError`` with its text (a driver's error may not)."""
+    import pickle
+
+    try:
+        back = pickle.loads(pickle.dumps(error))
+    except Exception:
+        back = None
+    if type(back) is type(error):
+        return error
+    return StoreError(f"{type(error).__name__}: {error}")

@@ -1,0 +1,115 @@
+"""The store worker: the runtime's writes and reads, in order, in a store process of its own.
+
+Run on a SQLite file and on a real PostgreSQL server (``store_url`` of test_store.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import pytest
+
+from skyshare.domain import IncidentStatus
+from skyshare.runtime.store_worker import StoreWorker
+from skyshare.store import DuplicateIncident, NotFound, Store, StoreError
+from skyshare.store.jobs import Write
+from tests.integration.test_store import event, incident, postgres_admin_url, store_url
+
+__all__ = ["postgres_admin_url", "store_url"]  # fixtures, used by name
+
+
+@pytest.fixture
+async def worker(store_url: str) -> AsyncIterator[StoreWorker]:
+    running = StoreWorker(Store.open(store_url), store_url)
+    await running.start()
+    yield running
+    await running.stop()
+
+
+def add(n: int, **changes: object) -> Write:
+    new = incident(n, **changes)
+    return Write((("add_incident", (new,)), ("append", (event(new.id, n),))))
+
+
+async def test_an_acknowledged_write_is_on_disk_written_by_another_process(
+    worker: StoreWorker, store_url: str
+) -> None:
+    assert worker.pid is not None and worker.pid != os.getpid()
+    await worker.write(add(1))
+    with Store.open(store_url) as fresh:  # a connection of its own, as after a crash
+        assert fresh.get_incident(incident(1).id) == incident(1)
+        assert [e.event.subject for e in fresh.events()] == [incident(1).id]
+
+
+async def test_a_read_sent_after_a_write_sees_it_without_waiting_for_it(
+    worker: StoreWorker,
+) -> None:
+    written = worker.write(add(1))
+    assert await worker.read("get_incident", incident(1).id) == incident(1)
+    await written
+
+
+async def test_one_bad_write_among_many_fails_alone_naming_the_record(
+    worker: StoreWorker, store_url: str
+) -> None:
+    ghost = replace(incident(99), status=IncidentStatus.CLOSED)
+    writes = [add(n) for n in range(1, 6)]
+    writes.insert(2, Write((("update_incident", (ghost,)),)))
+    results = await asyncio.gather(*(worker.write(w) for w in writes), return_exceptions=True)
+    failed = results.pop(2)
+    assert isinstance(failed, NotFound) and failed.record_id == ghost.id
+    assert results == [None] * 5
+    with Store.open(store_url) as fresh:
+        assert {i.id for i in fresh.list_incidents()} == {incident(n).id for n in range(1, 6)}
+
+
+async def test_a_repeated_call_comes_back_with_the_incident_already_stored(
+    worker: StoreWorker,
+) -> None:
+    await worker.write(add(1, external_id="cad-7"))
+    with pytest.raises(DuplicateIncident) as dup:
+        await worker.write(add(2, external_id="cad-7"))
+    assert dup.value.existing == incident(1, external_id="cad-7")
+
+
+async def test_stopping_finishes_every_write_sent(store_url: str) -> None:
+    worker = StoreWorker(Store.open(store_url), store_url)
+    await worker.start()
+    sent = [worker.write(add(n)) for n in range(1, 21)]
+    await worker.stop()
+    assert all(s.done() and s.exception() is None for s in sent)
+    with Store.open(store_url) as fresh:
+        assert len(fresh.list_incidents()) == 20
+
+
+async def test_if_the_store_process_dies_its_callers_are_told_at_once(
+    worker: StoreWorker,
+) -> None:
+    await worker.write(add(1))
+    assert worker.pid is not None
+    os.kill(worker.pid, signal.SIGKILL)
+    with pytest.raises(StoreError, match="store process ended"):
+        await worker.read("list_incidents")
+    with pytest.raises(StoreError, match="not running"):
+        worker.write(add(2))
+
+
+async def test_an_in_memory_database_is_served_from_a_thread() -> None:
+    url = "sqlite://"
+    worker = StoreWorker(Store.open(url), url)
+    await worker.start()
+    try:
+        assert worker.pid is None
+        await worker.write(add(1))
+        assert await worker.read("get_incident", incident(1).id) == incident(1)
+    finally:
+        await worker.stop()
+
+
+def test_only_store_calls_can_be_sent() -> None:
+    with pytest.raises(ValueError, match="not a store write: 'drop_everything'"):
+        Write((("drop_everything", ()),))
