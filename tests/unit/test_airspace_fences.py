@@ -468,3 +468,19 @@ def test_a_fence_for_the_way_home_also_holds_where_the_autopilot_would_return():
         assert back.fence is not None
         outside = fences.breaches_along(back.fence.items, [HOME], proj=PROJ)
         assert outside == ([] if aircraft_home else ["leaves the inclusion area"])
+
+
+def test_warming_the_outlines_stops_between_outlines_once_asked() -> None:
+    """Start-up fits the service area's outlines in a thread, which cannot be cancelled: it
+    asks between outlines whether the service is stopping (each takes about 0.3 s)."""
+    area = Polygon([(0, 0), (9_000, 0), (9_000, 9_000), (0, 9_000)])
+    asked: list[int] = []
+
+    def stop() -> bool:
+        asked.append(1)
+        return len(asked) > 1  # the service stops once the first outline is fitted
+
+    assert fences.warm_inclusion_outlines(area, ARDUPILOT, stop=stop) == 1
+    assert len(asked) == 2
+    # The clip's, then every budget up to the 84 items ArduPilot holds: 80, 72, ..., 8.
+    assert fences.warm_inclusion_outlines(area, ARDUPILOT) == 11

@@ -648,13 +648,23 @@ def warm_inclusion_outlines(
     service_area: ServiceArea | BaseGeometry,
     limits: AutopilotLimits = COMMON,
     margin_m: float = 200.0,
+    *,
+    stop: Callable[[], bool] = lambda: False,
 ) -> int:
     """Fit the service area's outline for every vertex budget a fence may give it, so that
-    no flight pays for it. Returns how many outlines were fitted."""
+    no flight pays for it; the one containment circles are cut by first. ``stop`` is
+    asked between outlines (each takes a third of a second for London): once it says so,
+    the rest are left to the flights that need them. Returns how many were fitted."""
     area = service_area if isinstance(service_area, BaseGeometry) else service_area.geometry
+    # An outline never gets more vertices than the fence has items (ArduPilot takes 255
+    # a polygon, but only 84 items in all).
+    most = min(limits.max_polygon_vertices, limits.max_items)
+    budgets = sorted(range(8, most + 1, 8), reverse=True)
     count = 0
     for polygon in polygons_of(area):
-        for budget in range(8, limits.max_polygon_vertices + 1, 8):
+        for budget in [CLIP_OUTLINE_VERTICES, *budgets]:
+            if stop():
+                return count
             _inclusion_outline(polygon, budget, margin_m)
             count += 1
     return count

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -101,6 +102,7 @@ class FlightDirector:
         # Per drone: the agency whose rules its sortie flies under, and the fence it carries.
         self._agency: dict[str, str] = {}
         self._fences: dict[str, FencePlan] = {}
+        self._stopping = threading.Event()  # tells the start-up work in a thread to stop
 
     async def _compute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Airspace work for a sortie (a route, a fence): milliseconds once the caches are
@@ -124,10 +126,11 @@ class FlightDirector:
 
     def _warm_up(self) -> None:
         # Only pure functions of the service area and of each zone, safe beside the loop's
-        # own routing (the router's caches are not for two threads at once).
-        for limits in (ARDUPILOT, PX4):
-            warm_inclusion_outlines(self.runtime.world.area, limits)
+        # own routing (the router's caches are not for two threads at once). A thread
+        # cannot be cancelled: it stops between outlines once the director stops.
         warm_zone_shapes(self.runtime.airspace.compiled)
+        for limits in (ARDUPILOT, PX4):
+            warm_inclusion_outlines(self.runtime.world.area, limits, stop=self._stopping.is_set)
 
     async def _configure_fences(self) -> None:
         """Every aircraft connected now; one that connects later gets its parameters at
@@ -154,9 +157,13 @@ class FlightDirector:
                 )
 
     async def stop(self) -> None:
+        self._stopping.set()
         for task in [*self._tasks, *self._sorties.values()]:
             task.cancel()
-        for task in [*self._tasks, *self._sorties.values()]:
+        waits = [*self._tasks, *self._sorties.values()]
+        if self.warmed is not None:  # its outcome is read, not left for the loop to report
+            waits.append(self.warmed)
+        for task in waits:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 

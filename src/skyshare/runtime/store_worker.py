@@ -21,7 +21,7 @@ import queue
 import socket
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from skyshare.store import Store, StoreError
@@ -40,9 +40,8 @@ class StoreWorker:
         self._waiting: dict[int, asyncio.Future[Any]] = {}
         self._numbers = itertools.count(1)
         self._send: Callable[[Job | None], None] | None = None
-        self._stop: Callable[[], Any] | None = None
+        self._stop: Callable[[], Awaitable[None]] | None = None
         self.pid: int | None = None  # the store process, when there is one
-        self.writes = 0
 
     async def start(self) -> None:
         if self._process:
@@ -63,7 +62,6 @@ class StoreWorker:
 
     def write(self, write: Write) -> asyncio.Future[Any]:
         """Send ``write``; the future resolves once it is durable (or fails)."""
-        self.writes += 1
         return self._submit(write)
 
     def _submit(self, job: Write | Read) -> asyncio.Future[Any]:
