@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import signal
 
 from fastapi.testclient import TestClient
 
@@ -181,6 +183,35 @@ def test_incidents_survive_a_restart(settings: Settings) -> None:
         drones = {d["id"]: d for d in second.get("/api/v1/drones", headers=as_("police")).json()}
     assert again["proposal"]["drone_id"] == made["proposal"]["drone_id"]
     assert drones[made["proposal"]["drone_id"]]["status"] != "docked"
+
+
+def test_a_call_retried_after_the_store_process_died_is_kept_once_by_the_next_one(
+    client: TestClient,
+) -> None:
+    """A call in flight when the store's process dies is answered 503 (retry); the retry,
+    with the same external id, is recorded by the process started in its place."""
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    dead = runtime.writer.pid
+    os.kill(dead, signal.SIGKILL)
+    body = call(external_id="cad-store-restart")
+    answers = []
+    while not answers or answers[-1].status_code == 503:
+        answers.append(client.post("/api/v1/incidents", json=body, headers=as_("police")))
+        assert len(answers) <= 2, [a.text for a in answers]
+    assert answers[-1].status_code in (200, 201), answers[-1].text
+    assert runtime.writer.pid != dead
+    listed = client.get("/api/v1/incidents", headers=as_("police")).json()
+    assert [i["external_id"] for i in listed].count("cad-store-restart") == 1
+    assert client.get("/api/v1/audit/verify", headers=as_("admin")).json()["ok"] is True
+
+
+def test_when_the_store_cannot_take_a_call_the_caller_is_told_to_retry(
+    client: TestClient,
+) -> None:
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    client.portal.call(runtime.writer.stop)  # type: ignore[union-attr]
+    r = client.post("/api/v1/incidents", json=call(), headers=as_("police"))
+    assert r.status_code == 503 and "retry" in r.json()["detail"]
 
 
 def test_unknown_incident_is_404(client: TestClient) -> None:

@@ -14,8 +14,8 @@ from dataclasses import replace
 import pytest
 
 from skyshare.domain import IncidentStatus
-from skyshare.runtime.store_worker import StoreWorker
-from skyshare.store import DuplicateIncident, NotFound, Store, StoreError
+from skyshare.runtime.store_worker import StoreUnavailable, StoreWorker
+from skyshare.store import DuplicateIncident, NotFound, Store
 from skyshare.store.jobs import Write
 from tests.integration.test_store import event, incident, postgres_admin_url, store_url
 
@@ -86,16 +86,29 @@ async def test_stopping_finishes_every_write_sent(store_url: str) -> None:
         assert len(fresh.list_incidents()) == 20
 
 
-async def test_if_the_store_process_dies_its_callers_are_told_at_once(
-    worker: StoreWorker,
+async def test_if_the_store_process_dies_its_callers_are_told_and_another_takes_over(
+    worker: StoreWorker, store_url: str
 ) -> None:
     await worker.write(add(1))
-    assert worker.pid is not None
-    os.kill(worker.pid, signal.SIGKILL)
-    with pytest.raises(StoreError, match="store process ended"):
-        await worker.read("list_incidents")
-    with pytest.raises(StoreError, match="not running"):
-        worker.write(add(2))
+    first = worker.pid
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    with pytest.raises(StoreUnavailable, match="store process ended"):
+        await worker.read("list_incidents")  # sent to the one that died, never answered
+    # Sent while another starts: held for it, in order.
+    later = [worker.write(add(2)), worker.write(add(3))]
+    assert await asyncio.gather(*later) == [None, None]
+    assert worker.pid not in (None, first)
+    with Store.open(store_url) as fresh:
+        assert {i.id for i in fresh.list_incidents()} == {incident(n).id for n in (1, 2, 3)}
+
+
+async def test_a_stopped_worker_refuses_at_once(store_url: str) -> None:
+    worker = StoreWorker(Store.open(store_url), store_url)
+    await worker.start()
+    await worker.stop()
+    with pytest.raises(StoreUnavailable, match="not running"):
+        worker.write(add(1))
 
 
 async def test_an_in_memory_database_is_served_from_a_thread() -> None:

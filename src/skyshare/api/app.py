@@ -18,6 +18,7 @@ from skyshare.api.auth import KeyRing, load_keys
 from skyshare.config import Settings
 from skyshare.domain import InputError
 from skyshare.runtime.runtime import Conflict, NotFound, Runtime
+from skyshare.runtime.store_worker import StoreUnavailable
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -151,6 +152,14 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse(status_code=404, content={"detail": f"no incident {exc.args[0]}"})
+
+    @app.exception_handler(StoreUnavailable)
+    async def store_unavailable(_: Request, exc: StoreUnavailable) -> JSONResponse:
+        # Nothing was recorded (or it cannot be known that it was): the caller may retry,
+        # and a repeated external_id is answered with the call already stored.
+        return JSONResponse(
+            status_code=503, content={"detail": f"the store is unavailable: {exc}; retry"}
+        )
 
     @app.exception_handler(Conflict)
     async def conflict(_: Request, exc: Conflict) -> JSONResponse:

@@ -9,14 +9,17 @@ read sees every write queued before it (``skyshare.store.jobs``).
 
 The store works in a process of its own (``skyshare.store.server``): its Python (building
 statements, hashing the audit chain) then runs on another core instead of taking the
-interpreter lock from the event loop while calls wait. An in-memory SQLite database,
-which no other process can open, is served from a thread instead.
+interpreter lock from the event loop while calls wait. If that process dies, the jobs it
+had not answered fail, and another is started; jobs sent meanwhile wait for it. An
+in-memory SQLite database, which no other process can open, is served from a thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import logging
 import queue
 import socket
 import sys
@@ -28,6 +31,13 @@ from skyshare.store import Store, StoreError
 from skyshare.store import server as store_server
 from skyshare.store.jobs import Job, Read, Write, serve
 from skyshare.store.server import Frames, frame
+
+log = logging.getLogger(__name__)
+RESTART_DELAY_S = 0.5
+
+
+class StoreUnavailable(StoreError):
+    """The store could not take the job: its process ended or the worker is stopped."""
 
 
 class StoreWorker:
@@ -41,6 +51,9 @@ class StoreWorker:
         self._numbers = itertools.count(1)
         self._send: Callable[[Job | None], None] | None = None
         self._stop: Callable[[], Awaitable[None]] | None = None
+        self._held: list[Job | None] = []  # sent while the store's process restarts
+        self._restart: asyncio.Task[None] | None = None
+        self._stopping = False
         self.pid: int | None = None  # the store process, when there is one
 
     async def start(self) -> None:
@@ -51,9 +64,15 @@ class StoreWorker:
 
     async def stop(self) -> None:
         """Finish every job sent, then stop, and close the store."""
+        self._stopping = True
+        if self._restart is not None:
+            self._restart.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._restart
         if self._stop is not None:
             await self._stop()
-            self._stop = self._send = None
+        self._stop = self._send = None
+        self._fail_all("the store worker stopped")  # jobs held for a process never started
         await asyncio.to_thread(self.store.close)
 
     async def read(self, name: str, *args: Any, **kwargs: Any) -> Any:
@@ -66,7 +85,7 @@ class StoreWorker:
 
     def _submit(self, job: Write | Read) -> asyncio.Future[Any]:
         if self._send is None:
-            raise StoreError("the store worker is not running")
+            raise StoreUnavailable("the store worker is not running")
         number = next(self._numbers)
         done = self._waiting[number] = asyncio.get_running_loop().create_future()
         self._send((number, job))
@@ -83,7 +102,7 @@ class StoreWorker:
 
     def _fail_all(self, reason: str) -> None:
         for number in list(self._waiting):
-            self._settle(number, StoreError(reason), None)
+            self._settle(number, StoreUnavailable(reason), None)
 
     # --- a process (files and servers) ------------------------------------------------
 
@@ -101,11 +120,15 @@ class StoreWorker:
         self.pid = process.pid
         reader, writer = await asyncio.open_unix_connection(sock=ours)
         writer.write(frame(self._url))
+        for job in self._held:  # in the order they were sent
+            writer.write(frame(job))
+        self._held.clear()
         answers = asyncio.create_task(self._answers(reader), name="store-answers")
         self._send = lambda job: writer.write(frame(job))
 
         async def stop() -> None:
-            writer.write_eof()  # the process answers what it has, then closes its end
+            with contextlib.suppress(ConnectionError, RuntimeError):  # it may be dead
+                writer.write_eof()  # the process answers what it has, then closes its end
             await answers
             writer.close()
             await process.wait()
@@ -121,8 +144,25 @@ class StoreWorker:
         except ConnectionError:
             pass  # it died: its jobs fail below
         finally:
-            self._send = None  # nothing more can be sent: later calls fail at once
+            # A job it had not answered may or may not have been committed: its caller
+            # is told it failed, as when a database connection drops mid-commit.
             self._fail_all("the store process ended")
+            if self._stopping:
+                self._send = None
+            else:  # hold what comes next for another process, started after a pause
+                self._send = self._held.append
+                self._restart = asyncio.create_task(self._restart_process())
+
+    async def _restart_process(self) -> None:
+        log.error("the store's process (pid %s) ended; starting another", self.pid)
+        await asyncio.sleep(RESTART_DELAY_S)  # a store that cannot start is not spun on
+        try:
+            await self._start_process()
+        except Exception:
+            log.exception("the store's process could not be started again")
+            self._send = None
+            self._held.clear()
+            self._fail_all("the store's process could not be started again")
 
     # --- a thread (an in-memory database) ---------------------------------------------
 
