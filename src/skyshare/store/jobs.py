@@ -9,6 +9,7 @@ sink the others. Reads are served in turn, so a read sees every write sent befor
 
 from __future__ import annotations
 
+import pickle
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -116,8 +117,6 @@ def commit(store: Store, writes: list[Write]) -> list[Exception | None]:
 def portable(error: Exception) -> Exception:
     """``error`` as it can cross to another process: itself if it pickles back to the same
     kind, else a ``StoreError`` with its text (a driver's error may not)."""
-    import pickle
-
     try:
         back = pickle.loads(pickle.dumps(error))
     except Exception:
