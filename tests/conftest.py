@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 import skyshare.runtime.runtime as runtime_module
@@ -32,6 +30,5 @@ def _world_once(settings: Settings) -> World:
 
 
 @pytest.fixture(autouse=True)
-def parsed_world_once(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def parsed_world_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runtime_module, "load_world", _world_once)
-    yield

@@ -208,9 +208,8 @@ def build_fence(
     area = service_area if isinstance(service_area, BaseGeometry) else service_area.geometry
     lines = [line for line in [route.waypoints if route else (), *paths] if line]
     points = [p for p in (home, return_point, *rally_points) if p]
-    flown = _metric_lines(proj, [*lines, *([p] for p in points)])
-    ends = flown[len(lines) :]  # one position each: points
-    del flown[len(lines) :]
+    projected = _metric_lines(proj, [*lines, *([p] for p in points)])
+    flown, ends = projected[: len(lines)], projected[len(lines) :]  # lines; then points
     home_xy = (ends[0].x, ends[0].y)
     flying = shapely.GeometryCollection([*ends, *flown])
     disc = (

@@ -44,15 +44,21 @@ class Client:
             writer.close()
 
     async def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
-        conn = self.idle.pop() if self.idle else await asyncio.open_connection(self.host, self.port)
-        reader, writer = conn
         head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nX-API-Key: {self.key}\r\n"
         data = b""
         if body is not None:
             data = json.dumps(body).encode()
             head += f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
-        writer.write(head.encode() + b"\r\n" + data)
-        status = int((await reader.readline()).split()[1])
+        request = head.encode() + b"\r\n" + data
+        conn = self.idle.pop() if self.idle else await asyncio.open_connection(self.host, self.port)
+        reader, writer = conn
+        writer.write(request)
+        status_line = await reader.readline()
+        if not status_line:  # the server closed an idle connection: send on a new one
+            conn = reader, writer = await asyncio.open_connection(self.host, self.port)
+            writer.write(request)
+            status_line = await reader.readline()
+        status = int(status_line.split()[1])
         length = 0
         while (line := await reader.readline()) not in (b"\r\n", b""):
             name, _, value = line.partition(b":")
