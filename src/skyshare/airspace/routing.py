@@ -36,6 +36,7 @@ from skyshare.domain.models import GeoPoint
 
 if TYPE_CHECKING:
     from skyshare.airspace.airspace_map import AirspaceMap
+    from skyshare.geo import Projection
 
 VERTICAL_MARGIN_M = 10.0  # a zone within this of the cruise height is in the way
 LAZY_BATCH = 8  # corners tested together when looking for the shortest route
@@ -100,7 +101,7 @@ class _Endpoint:
     answer is kept for the next route from this end.
     """
 
-    __slots__ = ("_clear", "_known", "corners", "distances", "lead")
+    __slots__ = ("_clear", "_known", "_sight", "corners", "distances", "lead")
 
     def __init__(self, lead: tuple[XY, ...]) -> None:
         self.lead = lead  # from the query point to the point where the free path starts
@@ -108,6 +109,7 @@ class _Endpoint:
         self.distances = np.zeros(0)
         self._known = np.zeros(0, bool)  # per candidate corner: tested yet?
         self._clear = np.zeros(0, bool)  # ... and seen
+        self._sight: tuple[np.ndarray, np.ndarray] | None = None  # once all are tested
 
     @property
     def point(self) -> XY:
@@ -141,10 +143,13 @@ class _Endpoint:
         return self._clear[k]
 
     def sight(self, graph: VisibilityGraph) -> tuple[np.ndarray, np.ndarray]:
-        """The corners it sees and their distances: ``graph.visible_from(*self.point)``."""
-        corners, distances = self.candidates(graph)
-        seen = self.sees(graph, np.arange(len(corners)))
-        return corners[seen], distances[seen]
+        """The corners it sees and their distances: ``graph.visible_from(*self.point)``.
+        Kept once known: a dock's is asked for by every bent route from it."""
+        if self._sight is None:
+            corners, distances = self.candidates(graph)
+            seen = self.sees(graph, np.arange(len(corners)))
+            self._sight = (corners[seen], distances[seen])
+        return self._sight
 
 
 class _GraphEntry:
@@ -153,6 +158,19 @@ class _GraphEntry:
         self.graph = VisibilityGraph(obstacles)
         self.endpoints: LRU[tuple[float, float], _Endpoint] = LRU(endpoints)
         self.routes: LRU[tuple, Route] = LRU(routes)
+        self._degrees: dict[str, dict[XY, tuple[float, float]]] = {}
+
+    def corner_degrees(self, projection: Projection) -> dict[XY, tuple[float, float]]:
+        """(lat, lon) of every corner, by its projected (x, y): a bent route's waypoints
+        are corners, and one transform of them all costs what a few routes' would."""
+        found = self._degrees.get(projection.crs)
+        if found is None:
+            xy = self.graph.xy
+            lons, lats = projection.to_wgs84(xy[:, 0], xy[:, 1])
+            corners = [(x, y) for x, y in xy.tolist()]
+            found = dict(zip(corners, zip(lats.tolist(), lons.tolist(), strict=True), strict=True))
+            self._degrees[projection.crs] = found
+        return found
 
 
 class _Setting:
@@ -260,12 +278,13 @@ class Router:
         permissions: Permissions = frozenset(),
         horizon_s: float = 1800.0,
     ) -> None:
-        """Build the graph and find, for each of ``points``, the zone holding it (if any)
-        and what it sees (at the map's minimum cruise height), so that routes from them
-        later cost little: for launch sites, at start-up."""
+        """Build the graph and its corners' degrees, and find, for each of ``points``, the
+        zone holding it (if any) and what it sees (at the map's minimum cruise height), so
+        that routes from them later cost little: for launch sites, at start-up."""
         cruise = airspace.min_cruise_alt_m
         setting = self._setting(airspace, agency, at, permissions, cruise, horizon_s)
         entry = setting.entry
+        entry.corner_degrees(airspace.projection)
         for point in points:
             xy = self._metric(airspace, point)
             setting.zone_holding(xy)
@@ -337,24 +356,42 @@ class Router:
         line = shapely.linestrings(points)
         skirted = entry.obstacles.zones_near(line, self.buffer_m + self.simplify_m + 1.0)
         if len(skirted) > 1:
-            skirted.sort(key=lambda z: line.project(nearest_points(line, z.geometry)[0]))
+            skirted = _in_passing_order(line, skirted)
         # The ends are the query's own degrees; only the points between need projecting.
         waypoints = [
             GeoPoint(start.lat, start.lon, cruise),
-            *_degrees(airspace, points[1:-1], cruise),
+            *_degrees(airspace, entry, points[1:-1], cruise),
             GeoPoint(goal.lat, goal.lon, cruise),
         ]
         length = float(sum(math.dist(u, v) for u, v in itertools.pairwise(points)))
         return Route(tuple(waypoints), length, cruise, tuple(z.id for z in skirted))
 
 
-def _degrees(airspace: AirspaceMap, points: list[XY], cruise: float) -> list[GeoPoint]:
+def _in_passing_order(line: LineString, zones: list[CompiledZone]) -> list[CompiledZone]:
+    """``zones`` in the order ``line`` passes them: by where along it each comes nearest
+    (ties keep their order)."""
+    nearest = shapely.get_point(shapely.shortest_line(line, [z.geometry for z in zones]), 0)
+    along = shapely.line_locate_point(line, nearest).tolist()
+    return [zones[k] for k in sorted(range(len(zones)), key=along.__getitem__)]
+
+
+def _degrees(
+    airspace: AirspaceMap, entry: _GraphEntry, points: list[XY], cruise: float
+) -> list[GeoPoint]:
+    """The points in degrees at ``cruise``: corners from the graph's table, any other
+    (a lead out of a safety margin) by the map's projection."""
     if not points:
         return []
-    lons, lats = airspace.projection.to_wgs84(
-        np.array([x for x, _ in points]), np.array([y for _, y in points])
-    )
-    return [GeoPoint(la, lo, cruise) for la, lo in zip(lats.tolist(), lons.tolist(), strict=True)]
+    corners = entry.corner_degrees(airspace.projection)
+    found = [corners.get(p) for p in points]
+    others = [p for p, f in zip(points, found, strict=True) if f is None]
+    if others:
+        lons, lats = airspace.projection.to_wgs84(
+            np.array([x for x, _ in others]), np.array([y for _, y in others])
+        )
+        rest = iter(zip(lats.tolist(), lons.tolist(), strict=True))
+        found = [f if f is not None else next(rest) for f in found]
+    return [GeoPoint(lat, lon, cruise) for lat, lon in found]  # type: ignore[misc]
 
 
 def _forbidden(

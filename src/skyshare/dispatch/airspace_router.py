@@ -6,11 +6,13 @@ answers, for many segments at once, which ones the map's router would fly as a p
 straight line (``clear_segments``). That last answer lets a decision skip the router for
 most pairs of a dock and a scene: a segment that stays well clear (more than the
 router's safety buffer plus its simplification allowance) of every zone the agency may
-not enter is exactly the route the router would return.
+not enter is exactly the route the router would return. The test is one prepared
+polygon per agency (those zones grown by that clearance) against all the segments.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Iterable, Mapping
 from datetime import datetime, timedelta
 
@@ -23,6 +25,8 @@ from skyshare.airspace.routing import VERTICAL_MARGIN_M
 from skyshare.dispatch.detour import Disks
 from skyshare.domain.models import GeoPoint
 from skyshare.geo import Projection
+
+CLEARANCE_QUAD_SEGS = 8  # a grown corner's arc is drawn with 8 chords per quarter turn
 
 
 class AirspaceRouter:
@@ -44,13 +48,13 @@ class AirspaceRouter:
         self.airspace = airspace
         self.permissions = {a: frozenset(g) for a, g in (permissions or {}).items()}
         self.horizon_s = horizon_s
-        self._trees: dict[tuple, shapely.STRtree | None] = {}
+        self._grown: dict[tuple, shapely.Geometry | None] = {}
         self._disks: dict[tuple, Disks] = {}
         self._epoch: tuple[datetime, Hashable] | None = None
 
     def update(self, airspace: AirspaceMap) -> None:
         self.airspace = airspace
-        self._trees.clear()
+        self._grown.clear()
         self._disks.clear()
         self._epoch = None
 
@@ -96,8 +100,8 @@ class AirspaceRouter:
 
     def prepare(self, starts: list[GeoPoint], agency: str, *, at: datetime) -> None:
         """Build, once, what every decision for ``agency`` uses: what each of ``starts``
-        (the docks) sees around the zones, and the zones ``clear_segments`` checks."""
-        self._tree(agency, at)
+        (the docks) sees around the zones, and the area ``clear_segments`` checks."""
+        self._grown_zones(agency, at)
         self.airspace.router.prepare(
             self.airspace,
             starts,
@@ -129,18 +133,14 @@ class AirspaceRouter:
     ) -> NDArray[np.bool_]:
         """For segments from (x0, y0) to (x1, y1) in the map's projected metres: True where
         the router's route is certainly the straight segment itself."""
-        tree = self._tree(agency, at)
+        grown = self._grown_zones(agency, at)
         n = len(x0)
-        if tree is None:
+        if grown is None:
             return np.ones(n, bool)
         coords = np.empty((n, 2, 2))
         coords[:, 0, 0], coords[:, 0, 1] = x0, y0
         coords[:, 1, 0], coords[:, 1, 1] = x1, y1
-        lines = shapely.linestrings(coords)
-        hits = tree.query(lines, predicate="dwithin", distance=self.clearance_m)
-        clear = np.ones(n, bool)
-        clear[hits[0]] = False
-        return clear
+        return ~shapely.intersects(grown, shapely.linestrings(coords))
 
     def obstacle_disks(self, agency: str, at: datetime) -> Disks:
         """Disks inside the zones a route for ``agency`` must go around (for the lower
@@ -167,9 +167,11 @@ class AirspaceRouter:
             self._disks[key] = found
         return found
 
-    def _tree(self, agency: str, at: datetime) -> shapely.STRtree | None:
+    def _grown_zones(self, agency: str, at: datetime) -> shapely.Geometry | None:
+        """The zones ``agency`` may not fly through or start in, grown by ``clearance_m``
+        and prepared: a segment that misses it is farther than that from all of them."""
         key = (agency, self.epoch(at))
-        if key not in self._trees:
+        if key not in self._grown:
             airspace = self.airspace
             # The router refuses ends inside zones reaching from the ground to the cruise
             # band, and avoids zones in the band: this set holds both.
@@ -180,8 +182,20 @@ class AirspaceRouter:
                 permissions=self.permissions.get(agency, frozenset()),
                 heights=(0.0, airspace.min_cruise_alt_m + VERTICAL_MARGIN_M),
             )
-            self._trees[key] = shapely.STRtree([z.geometry for z in zones]) if zones else None
-        return self._trees[key]
+            grown = None
+            if zones:
+                # A buffer's arcs are chords inside the true offset curve: grow by the
+                # radius whose chords stay outside it (plus a metre for rounding), so
+                # that missing the polygon means missing every zone by ``clearance_m``.
+                radius = self.clearance_m / math.cos(math.pi / (4 * CLEARANCE_QUAD_SEGS)) + 1.0
+                grown = shapely.union_all(
+                    shapely.buffer(
+                        [z.geometry for z in zones], radius, quad_segs=CLEARANCE_QUAD_SEGS
+                    )
+                )
+                shapely.prepare(grown)
+            self._grown[key] = grown
+        return self._grown[key]
 
 
 def inscribed_disks(
