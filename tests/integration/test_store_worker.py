@@ -15,8 +15,8 @@ import pytest
 
 from skyshare.domain import IncidentStatus
 from skyshare.runtime.store_worker import StoreUnavailable, StoreWorker
-from skyshare.store import DuplicateIncident, NotFound, Store
-from skyshare.store.jobs import Write
+from skyshare.store import DuplicateIncident, NotFound, Store, WriterProgress
+from skyshare.store.jobs import Progress, Write, commit, sort_out
 from tests.integration.test_store import event, incident, postgres_admin_url, store_url
 
 __all__ = ["postgres_admin_url", "store_url"]  # fixtures, used by name
@@ -86,21 +86,43 @@ async def test_stopping_finishes_every_write_sent(store_url: str) -> None:
         assert len(fresh.list_incidents()) == 20
 
 
-async def test_if_the_store_process_dies_its_callers_are_told_and_another_takes_over(
+async def test_if_the_store_process_dies_another_answers_what_it_had_not(
     worker: StoreWorker, store_url: str
 ) -> None:
     await worker.write(add(1))
     first = worker.pid
     assert first is not None
     os.kill(first, signal.SIGKILL)
-    with pytest.raises(StoreUnavailable, match="store process ended"):
-        await worker.read("list_incidents")  # sent to the one that died, never answered
+    # Sent to the one that died and never answered: the next one answers it.
+    assert {i.id for i in await worker.read("list_incidents")} == {incident(1).id}
     # Sent while another starts: held for it, in order.
     later = [worker.write(add(2)), worker.write(add(3))]
     assert await asyncio.gather(*later) == [None, None]
     assert worker.pid not in (None, first)
     with Store.open(store_url) as fresh:
         assert {i.id for i in fresh.list_incidents()} == {incident(n).id for n in (1, 2, 3)}
+
+
+@pytest.mark.parametrize("acknowledged", [1, 100])
+async def test_writes_in_flight_when_the_store_process_dies_are_committed_exactly_once(
+    worker: StoreWorker, store_url: str, acknowledged: int
+) -> None:
+    # Writes sent at once; the store's process is killed once some are acknowledged, with
+    # others committed but not yet answered, or in a transaction, or still on the wire.
+    n = 300
+    sent = [worker.write(add(k)) for k in range(1, n + 1)]
+    await asyncio.gather(*sent[:acknowledged])
+    killed = worker.pid
+    assert killed is not None
+    os.kill(killed, signal.SIGKILL)
+    assert await asyncio.gather(*sent) == [None] * n  # none failed, none to retry
+    await worker.write(add(n + 1))
+    assert worker.pid != killed
+    with Store.open(store_url) as fresh:
+        assert len(fresh.list_incidents(limit=1000)) == n + 1
+        subjects = sorted(e.event.subject for e in fresh.events(limit=1000))
+        assert subjects == sorted(incident(k).id for k in range(1, n + 2))  # each once
+        assert fresh.verify_audit_chain().ok
 
 
 async def test_a_stopped_worker_refuses_at_once(store_url: str) -> None:
@@ -121,6 +143,24 @@ async def test_an_in_memory_database_is_served_from_a_thread() -> None:
         assert await worker.read("get_incident", incident(1).id) == incident(1)
     finally:
         await worker.stop()
+
+
+async def test_a_process_records_how_far_its_writes_got_committed_or_refused(
+    store_url: str,
+) -> None:
+    # What a new store process is asked after the last one died: the writes it committed
+    # (up to the last number) and those it refused, each recorded in its own transaction.
+    ghost = replace(incident(99), status=IncidentStatus.CLOSED)
+    bad = Write((("update_incident", (ghost,)),))
+    with Store.open(store_url) as store:
+        progress = Progress("session-a")
+        errors = commit(store, [(1, add(1)), (2, bad), (3, add(3))], progress)
+        assert [type(e).__name__ if e else None for e in errors] == [None, "NotFound", None]
+        assert store.write_progress("session-a") == WriterProgress(3, frozenset({2}))
+        assert store.write_progress("session-b") == WriterProgress()
+        outcome = sort_out([(2, bad), (3, add(3)), (4, add(4))], store.write_progress("session-a"))
+        assert (outcome.committed, outcome.failed) == ((3,), (2,))
+        assert [n for n, _ in outcome.again] == [4]
 
 
 def test_only_store_calls_can_be_sent() -> None:

@@ -9,9 +9,13 @@ read sees every write queued before it (``skyshare.store.jobs``).
 
 The store works in a process of its own (``skyshare.store.server``): its Python (building
 statements, hashing the audit chain) then runs on another core instead of taking the
-interpreter lock from the event loop while calls wait. If that process dies, the jobs it
-had not answered fail, and another is started; jobs sent meanwhile wait for it. An
-in-memory SQLite database, which no other process can open, is served from a thread.
+interpreter lock from the event loop while calls wait. If that process dies, another is
+started, and jobs sent meanwhile wait for it. The jobs the dead one had not answered are
+neither failed nor done twice: each write's number is recorded in the transaction that
+commits it, so the new process is first asked how far the old one got; the writes it
+committed are answered as done, and the rest are sent again, in order, ahead of the jobs
+that waited. An in-memory SQLite database, which no other process can open, is served
+from a thread.
 """
 
 from __future__ import annotations
@@ -24,12 +28,13 @@ import queue
 import socket
 import sys
 import threading
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from skyshare.store import Store, StoreError
+from skyshare.store import Store, StoreError, WriterProgress
 from skyshare.store import server as store_server
-from skyshare.store.jobs import Job, Read, Write, serve
+from skyshare.store.jobs import Job, Read, Write, serve, sort_out
 from skyshare.store.server import Frames, frame
 
 log = logging.getLogger(__name__)
@@ -48,7 +53,9 @@ class StoreWorker:
         self._url = url  # with its password, for the store process; never logged
         self._process = process and not store.in_memory
         self._waiting: dict[int, asyncio.Future[Any]] = {}
+        self._jobs: dict[int, Write | Read] = {}  # sent and not yet answered, by number
         self._numbers = itertools.count(1)
+        self._session = uuid.uuid4().hex  # this worker's name in the store's progress rows
         self._send: Callable[[Job | None], None] | None = None
         self._stop: Callable[[], Awaitable[None]] | None = None
         self._held: list[Job | None] = []  # sent while the store's process restarts
@@ -88,10 +95,12 @@ class StoreWorker:
             raise StoreUnavailable("the store worker is not running")
         number = next(self._numbers)
         done = self._waiting[number] = asyncio.get_running_loop().create_future()
+        self._jobs[number] = job
         self._send((number, job))
         return done
 
     def _settle(self, number: int, error: Exception | None, result: Any) -> None:
+        self._jobs.pop(number, None)
         done = self._waiting.pop(number, None)
         if done is None or done.done():  # the caller gave up waiting (cancelled)
             return
@@ -103,6 +112,7 @@ class StoreWorker:
     def _fail_all(self, reason: str) -> None:
         for number in list(self._waiting):
             self._settle(number, StoreUnavailable(reason), None)
+        self._jobs.clear()
 
     # --- a process (files and servers) ------------------------------------------------
 
@@ -119,12 +129,8 @@ class StoreWorker:
             )
         self.pid = process.pid
         reader, writer = await asyncio.open_unix_connection(sock=ours)
-        writer.write(frame(self._url))
-        for job in self._held:  # in the order they were sent
-            writer.write(frame(job))
-        self._held.clear()
+        writer.write(frame((self._url, self._session)))
         answers = asyncio.create_task(self._answers(reader), name="store-answers")
-        self._send = lambda job: writer.write(frame(job))
 
         async def stop() -> None:
             with contextlib.suppress(ConnectionError, RuntimeError):  # it may be dead
@@ -135,6 +141,40 @@ class StoreWorker:
 
         self._stop = stop
 
+        def send(job: Job | None) -> None:
+            writer.write(frame(job))
+
+        held = {job[0] for job in self._held if job is not None}
+        unanswered = [(n, job) for n, job in self._jobs.items() if n not in held]
+        if unanswered:  # a process before this one died without answering these
+            await self._recover(unanswered, send)
+        for job in self._held:  # in the order they were sent
+            send(job)
+        self._held.clear()
+        self._send = send
+
+    async def _recover(self, unanswered: list[Job], send: Callable[[Job], None]) -> None:
+        """Settle the jobs a dead store process left unanswered: ask the new one how far
+        the writes got, answer those committed (or found bad), send the rest again."""
+        number = next(self._numbers)
+        asked = self._waiting[number] = asyncio.get_running_loop().create_future()
+        send((number, Read("write_progress", (self._session,))))
+        progress: WriterProgress = await asked
+        outcome = sort_out(unanswered, progress)
+        for n in outcome.committed:
+            self._settle(n, None, None)
+        for n in outcome.failed:
+            self._settle(n, StoreError("the write failed and was not committed"), None)
+        for job in outcome.again:
+            send(job)
+        log.warning(
+            "store: %d write(s) the ended process had committed, %d it had refused, "
+            "%d job(s) sent again",
+            len(outcome.committed),
+            len(outcome.failed),
+            len(outcome.again),
+        )
+
     async def _answers(self, reader: asyncio.StreamReader) -> None:
         frames = Frames()
         try:
@@ -142,16 +182,22 @@ class StoreWorker:
                 for number, error, result in frames.feed(data):
                     self._settle(number, error, result)
         except ConnectionError:
-            pass  # it died: its jobs fail below
+            pass  # it died: its jobs are settled by the next one
         finally:
-            # A job it had not answered may or may not have been committed: its caller
-            # is told it failed, as when a database connection drops mid-commit.
-            self._fail_all("the store process ended")
             if self._stopping:
+                self._fail_all("the store process ended")
                 self._send = None
+            elif self._restart is not None and not self._restart.done():
+                # It died while being started: the restart fails, and with it the jobs.
+                self._fail_waiting_for_progress()
             else:  # hold what comes next for another process, started after a pause
                 self._send = self._held.append
                 self._restart = asyncio.create_task(self._restart_process())
+
+    def _fail_waiting_for_progress(self) -> None:
+        """Fail the internal question a recovery waits on (it is not one of ``_jobs``)."""
+        for number in [n for n in self._waiting if n not in self._jobs]:
+            self._settle(number, StoreUnavailable("the store process ended"), None)
 
     async def _restart_process(self) -> None:
         log.error("the store's process (pid %s) ended; starting another", self.pid)

@@ -23,6 +23,7 @@ from skyshare.store.records import (
     StoredRestriction,
     StoredSite,
     StoreError,
+    WriterProgress,
 )
 from skyshare.store.store import Store, Tx
 
@@ -39,5 +40,6 @@ __all__ = [
     "StoredRestriction",
     "StoredSite",
     "Tx",
+    "WriterProgress",
     "chain_hash",
 ]

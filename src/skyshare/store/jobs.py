@@ -5,6 +5,10 @@ name. As values they cross to a store process (``server.py``) as easily as to a 
 so the same loop serves both. Consecutive writes go into one transaction (group commit:
 one fsync for many changes); if it fails, each is retried alone, so one bad change cannot
 sink the others. Reads are served in turn, so a read sees every write sent before it.
+
+Jobs carry their sender's numbers, in the order sent. A store process also records, in
+each transaction, the last number committed and the numbers that failed (``Progress``):
+if it dies before answering, its sender learns which of its writes were committed.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from skyshare.store.records import StoreError
+from skyshare.store.records import StoreError, WriterProgress
 from skyshare.store.store import Store, Tx
 
 MAX_BATCH = 200  # writes in one transaction, at most
@@ -30,7 +34,7 @@ WRITE_CALLS = frozenset(
         "end_restriction",
     }
 )
-READ_CALLS = frozenset({"get_incident", "assignments_for", "list_incidents"})
+READ_CALLS = frozenset({"get_incident", "assignments_for", "list_incidents", "write_progress"})
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,41 @@ Receive = Callable[[bool], list[Job | None]]  # jobs that have arrived (block: w
 Reply = Callable[[int, Exception | None, Any], None]  # (number, error, result)
 
 
-def serve(store: Store, receive: Receive, reply: Reply, first: Sequence[Job | None] = ()) -> None:
+@dataclass
+class Progress:
+    """One writer's progress, recorded with its writes (``Tx.note_progress``)."""
+
+    session: str
+    unnoted: list[int] = field(default_factory=list)  # failures not yet on record
+
+    def note(self, tx: Tx, number: int) -> None:
+        """In a transaction about to commit: writes up to ``number`` are processed."""
+        for failed in self.unnoted:
+            tx.note_progress(self.session, failed, failed=True)
+        tx.note_progress(self.session, number)
+
+    def committed(self) -> None:
+        self.unnoted.clear()
+
+    def failed(self, store: Store, number: int) -> None:
+        """Write ``number`` failed: on record now, or with the next write that commits."""
+        self.unnoted.append(number)
+        try:
+            with store.transaction() as tx:
+                for failed in self.unnoted:
+                    tx.note_progress(self.session, failed, failed=True)
+        except Exception:
+            return
+        self.unnoted.clear()
+
+
+def serve(
+    store: Store,
+    receive: Receive,
+    reply: Reply,
+    first: Sequence[Job | None] = (),
+    progress: Progress | None = None,
+) -> None:
     """Do the jobs ``receive`` gives (after ``first``), in order, answering each through
     ``reply``, until it gives ``None`` (the caller is done)."""
     pending: deque[Job | None] = deque(first)
@@ -95,23 +133,54 @@ def serve(store: Store, receive: Receive, reply: Reply, first: Sequence[Job | No
                 break
             pending.popleft()
             batch.append((head[0], head[1]))
-        errors = commit(store, [w for _, w in batch])
+        errors = commit(store, batch, progress)
         for (n, _), error in zip(batch, errors, strict=True):
             reply(n, error, None)
 
 
-def commit(store: Store, writes: list[Write]) -> list[Exception | None]:
-    """Commit ``writes`` in one transaction; if that fails, each alone. Per write: its
-    error, or None once it is durable."""
+def commit(
+    store: Store, writes: list[tuple[int, Write]], progress: Progress | None = None
+) -> list[Exception | None]:
+    """Commit the numbered ``writes`` in one transaction, with the ``progress`` they make;
+    if that fails, each alone. Per write: its error, or None once it is durable."""
     try:
         with store.transaction() as tx:
-            for write in writes:
+            for _, write in writes:
                 write.apply(tx)
+            if progress is not None:
+                progress.note(tx, writes[-1][0])
     except Exception as exc:
         if len(writes) == 1:
+            if progress is not None:
+                progress.failed(store, writes[0][0])
             return [exc]
-        return [commit(store, [write])[0] for write in writes]  # find the bad one
+        return [commit(store, [write], progress)[0] for write in writes]  # find the bad one
+    if progress is not None:
+        progress.committed()
     return [None] * len(writes)
+
+
+@dataclass(frozen=True)
+class Unanswered:
+    """What became of the jobs a store process had not answered when it died, going by
+    the progress it recorded (``Store.write_progress``)."""
+
+    committed: tuple[int, ...]  # writes it had committed: done
+    failed: tuple[int, ...]  # writes it had found bad: not committed
+    again: tuple[Job, ...]  # reads, and writes it never reached: to send again, in order
+
+
+def sort_out(jobs: Sequence[Job], progress: WriterProgress) -> Unanswered:
+    """``jobs`` (numbered in the order sent) against the ``progress`` recorded."""
+    committed, failed, again = [], [], []
+    for number, job in sorted(jobs, key=lambda j: j[0]):
+        if isinstance(job, Read) or number > progress.last_number:
+            again.append((number, job))
+        elif number in progress.failed:
+            failed.append(number)
+        else:
+            committed.append(number)
+    return Unanswered(tuple(committed), tuple(failed), tuple(again))
 
 
 def portable(error: Exception) -> Exception:

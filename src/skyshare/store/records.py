@@ -85,6 +85,15 @@ class ChainCheck:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class WriterProgress:
+    """How far one writer's numbered writes were processed: every write up to
+    ``last_number`` was committed, except the numbers in ``failed``."""
+
+    last_number: int = 0
+    failed: frozenset[int] = frozenset()
+
+
 class StoreError(Exception):
     """Base of the errors the store raises on purpose."""
 

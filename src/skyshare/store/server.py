@@ -20,7 +20,7 @@ import struct
 import sys
 from typing import Any
 
-from skyshare.store.jobs import Job, portable, serve
+from skyshare.store.jobs import Job, Progress, portable, serve
 from skyshare.store.store import Store
 
 HEADER = struct.Struct("!I")
@@ -76,17 +76,18 @@ class _Channel:
 
 
 def main(fd: int) -> None:
-    """The store process, on the socket at ``fd``: its first message is the database URL
-    (migrated already; not on the command line, where anyone may read a password), then
-    jobs until the socket closes."""
+    """The store process, on the socket at ``fd``: its first message is ``(database URL,
+    writer session)`` (the URL migrated already, and not on the command line, where anyone
+    may read a password), then jobs until the socket closes."""
     sock = socket.socket(fileno=fd)
     channel = _Channel(sock)
     first = channel.receive(True)
     if not first or first[0] is None:
         return
-    store = Store.open(str(first[0]), migrate=False)
+    url, session = first[0]
+    store = Store.open(str(url), migrate=False)
     try:
-        serve(store, channel.receive, channel.reply, first[1:])
+        serve(store, channel.receive, channel.reply, first[1:], Progress(str(session)))
     finally:
         store.close()
         sock.close()

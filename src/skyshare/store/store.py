@@ -34,6 +34,7 @@ from skyshare.store.records import (
     StoredEvent,
     StoredRestriction,
     StoredSite,
+    WriterProgress,
 )
 from skyshare.store.tables import (
     AssignmentRow,
@@ -43,8 +44,10 @@ from skyshare.store.tables import (
     IncidentRow,
     RestrictionRow,
     SiteRow,
+    WriterProgressRow,
 )
 
+MAX_FAILED_KEPT = 64  # failed write numbers a writer's progress row remembers
 # Advisory lock that keeps two network syncs on PostgreSQL from inserting the same rows.
 POSTGRES_SYNC_LOCK = 0x536B7953796E63
 
@@ -173,6 +176,19 @@ class Store:
             head = queries.audit_head(session)
             return verify_chain(queries.all_events(session), head.seq, head.hash)
 
+    def write_progress(self, session: str) -> WriterProgress:
+        """How far the numbered writes of writer ``session`` were processed."""
+        with self._reading() as reading:
+            row = reading.get(WriterProgressRow, session)
+            if row is None:
+                return WriterProgress()
+            return WriterProgress(row.last_number, frozenset(int(n) for n in row.failed.split()))
+
+    def note_failure(self, session: str, number: int) -> None:
+        """Record that write ``number`` of writer ``session`` failed: not committed."""
+        with self.transaction() as tx:
+            tx.note_progress(session, number, failed=True)
+
     def restrictions(self, *, active_at: datetime | None = None) -> list[StoredRestriction]:
         """All restrictions (oldest first), or those in force at ``active_at``."""
         with self._reading() as session:
@@ -196,6 +212,12 @@ _MOVE_HEAD = (
     _HEAD.update()
     .where(_HEAD.c.id == queries.AUDIT_HEAD_ID)
     .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
+_PROGRESS: Table = WriterProgressRow.__table__  # type: ignore[attr-defined]
+_NOTE_PROGRESS = (
+    _PROGRESS.update()
+    .where(_PROGRESS.c.session == bindparam("s"))
+    .values(last_number=bindparam("n"))
 )
 # UPDATEs whose SET clause is the columns named in the parameters.
 _UPDATE_INCIDENT = _INCIDENTS.update().where(_INCIDENTS.c.id == bindparam("incident_key"))
@@ -409,6 +431,24 @@ class Tx:
         if row.lifted_at is None:
             row.lifted_at = lifted_at
             self._session.flush()
+
+    def note_progress(self, session: str, number: int, *, failed: bool = False) -> None:
+        """Record, in this transaction, that the writes of writer ``session`` up to
+        ``number`` have been processed (``failed``: ``number`` itself not committed), so
+        that after a crash the writer knows which of its unanswered writes were."""
+        if not failed:
+            moved = self._connection.execute(_NOTE_PROGRESS, {"s": session, "n": number})
+            if moved.rowcount:
+                return
+        row = self._session.get(WriterProgressRow, session)
+        if row is None:
+            row = WriterProgressRow(session=session, last_number=number, failed="")
+            self._session.add(row)
+        row.last_number = max(row.last_number, number)
+        if failed:
+            kept = row.failed.split()[-(MAX_FAILED_KEPT - 1) :]
+            row.failed = " ".join([*kept, str(number)])
+        self._session.flush()
 
     def _undoable(self) -> contextlib.AbstractContextManager[Any]:
         """Around a write whose error is diagnosed afterwards, in the same transaction.

@@ -156,4 +156,15 @@ class RestrictionRow(StoreRow, table=True):
     lifted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class WriterProgressRow(StoreRow, table=True):
+    """Per writer (a service's session): the last of its numbered writes processed, and
+    the recent ones that failed (``Tx.note_progress``, ``Store.note_failure``)."""
+
+    __tablename__ = "writer_progress"
+
+    session: str = Field(primary_key=True, sa_type=String)
+    last_number: int = Field(sa_type=BigInteger)
+    failed: str = Field(default="", sa_type=String)  # numbers, space-separated
+
+
 metadata = store_registry.metadata
