@@ -10,6 +10,7 @@ import os
 import signal
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -123,6 +124,32 @@ async def test_writes_in_flight_when_the_store_process_dies_are_committed_exactl
         subjects = sorted(e.event.subject for e in fresh.events(limit=1000))
         assert subjects == sorted(incident(k).id for k in range(1, n + 2))  # each once
         assert fresh.verify_audit_chain().ok
+
+
+async def test_while_no_store_process_can_start_callers_are_told_then_it_recovers(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "store.db"
+    url = f"sqlite:///{path}"
+    worker = StoreWorker(Store.open(url), url)
+    await worker.start()
+    try:
+        await worker.write(add(1))
+        away = tmp_path / "away"
+        away.mkdir()
+        for file in tmp_path.glob("store.db*"):  # with its write-ahead log
+            file.rename(away / file.name)
+        path.write_bytes(b"not a database " * 512)  # what each new process finds: unusable
+        os.kill(worker.pid, signal.SIGKILL)  # type: ignore[arg-type]
+        with pytest.raises(StoreUnavailable, match="cannot be started; retry later"):
+            await worker.write(add(2))
+        for file in away.iterdir():  # the database is back: the next try serves
+            file.replace(tmp_path / file.name)
+        await worker.write(add(3))
+        with Store.open(url) as fresh:
+            assert {i.id for i in fresh.list_incidents()} == {incident(1).id, incident(3).id}
+    finally:
+        await worker.stop()
 
 
 async def test_a_stopped_worker_refuses_at_once(store_url: str) -> None:

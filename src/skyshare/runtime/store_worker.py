@@ -39,6 +39,7 @@ from skyshare.store.server import Frames, frame
 
 log = logging.getLogger(__name__)
 RESTART_DELAY_S = 0.5
+RESTART_TRIES_BEFORE_FAILING = 4  # then the jobs waiting are failed (2 s without a store)
 
 
 class StoreUnavailable(StoreError):
@@ -61,6 +62,7 @@ class StoreWorker:
         self._held: list[Job | None] = []  # sent while the store's process restarts
         self._restart: asyncio.Task[None] | None = None
         self._stopping = False
+        self._up = False  # a process is started and serving
         self.pid: int | None = None  # the store process, when there is one
 
     async def start(self) -> None:
@@ -144,22 +146,30 @@ class StoreWorker:
         def send(job: Job | None) -> None:
             writer.write(frame(job))
 
+        # Ask how far this worker's writes got: it tells which jobs a process before this
+        # one left unanswered were done, and that this one is up (else: it died).
+        number = next(self._numbers)
+        asked = self._waiting[number] = asyncio.get_running_loop().create_future()
+        send((number, Read("write_progress", (self._session,))))
+        await asyncio.wait((asked, answers), return_when=asyncio.FIRST_COMPLETED)
+        if not asked.done() or asked.exception() is not None:
+            self._waiting.pop(number, None)
+            await stop()  # it may be running, without a database it can use
+            raise StoreUnavailable(f"the store's process cannot serve: {asked.exception()}")
         held = {job[0] for job in self._held if job is not None}
         unanswered = [(n, job) for n, job in self._jobs.items() if n not in held]
         if unanswered:  # a process before this one died without answering these
-            await self._recover(unanswered, send)
+            self._settle_unanswered(unanswered, asked.result(), send)
         for job in self._held:  # in the order they were sent
             send(job)
         self._held.clear()
         self._send = send
+        self._up = True
 
-    async def _recover(self, unanswered: list[Job], send: Callable[[Job], None]) -> None:
-        """Settle the jobs a dead store process left unanswered: ask the new one how far
-        the writes got, answer those committed (or found bad), send the rest again."""
-        number = next(self._numbers)
-        asked = self._waiting[number] = asyncio.get_running_loop().create_future()
-        send((number, Read("write_progress", (self._session,))))
-        progress: WriterProgress = await asked
+    def _settle_unanswered(
+        self, unanswered: list[Job], progress: WriterProgress, send: Callable[[Job], None]
+    ) -> None:
+        """Answer the writes a dead process committed (or found bad); send the rest again."""
         outcome = sort_out(unanswered, progress)
         for n in outcome.committed:
             self._settle(n, None, None)
@@ -168,8 +178,8 @@ class StoreWorker:
         for job in outcome.again:
             send(job)
         log.warning(
-            "store: %d write(s) the ended process had committed, %d it had refused, "
-            "%d job(s) sent again",
+            "store: of the jobs the ended process left unanswered, %d write(s) were "
+            "committed, %d refused, %d job(s) sent again",
             len(outcome.committed),
             len(outcome.failed),
             len(outcome.again),
@@ -184,31 +194,38 @@ class StoreWorker:
         except ConnectionError:
             pass  # it died: its jobs are settled by the next one
         finally:
+            was_up, self._up = self._up, False
             if self._stopping:
                 self._fail_all("the store process ended")
                 self._send = None
-            elif self._restart is not None and not self._restart.done():
-                # It died while being started: the restart fails, and with it the jobs.
-                self._fail_waiting_for_progress()
-            else:  # hold what comes next for another process, started after a pause
+            elif was_up:  # hold what comes next for another process, started after a pause
                 self._send = self._held.append
                 self._restart = asyncio.create_task(self._restart_process())
-
-    def _fail_waiting_for_progress(self) -> None:
-        """Fail the internal question a recovery waits on (it is not one of ``_jobs``)."""
-        for number in [n for n in self._waiting if n not in self._jobs]:
-            self._settle(number, StoreUnavailable("the store process ended"), None)
+            # Else it died while being started: ``_start_process`` sees that itself.
 
     async def _restart_process(self) -> None:
+        """Start another process, again and again while each dies as it starts (its
+        database unreachable, say). Jobs wait meanwhile; after a few failed tries they are
+        failed (callers may retry), and later ones wait for the next try."""
         log.error("the store's process (pid %s) ended; starting another", self.pid)
-        await asyncio.sleep(RESTART_DELAY_S)  # a store that cannot start is not spun on
-        try:
-            await self._start_process()
-        except Exception:
-            log.exception("the store's process could not be started again")
-            self._send = None
-            self._held.clear()
-            self._fail_all("the store's process could not be started again")
+        tries = 0
+        while True:
+            await asyncio.sleep(RESTART_DELAY_S)  # a store that cannot start is not spun on
+            try:
+                await self._start_process()
+                return
+            except StoreUnavailable:
+                tries += 1
+                log.error("the store's new process ended as it started (try %d)", tries)
+                if tries % RESTART_TRIES_BEFORE_FAILING == 0:
+                    self._held.clear()
+                    self._fail_all("the store's process cannot be started; retry later")
+            except Exception:
+                log.exception("the store's process could not be started again")
+                self._send = None
+                self._held.clear()
+                self._fail_all("the store's process could not be started again")
+                return
 
     # --- a thread (an in-memory database) ---------------------------------------------
 
