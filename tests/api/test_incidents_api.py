@@ -69,6 +69,10 @@ def test_the_same_external_id_returns_the_same_incident(client: TestClient) -> N
     assert first.json()["id"] == again.json()["id"]
     listed = client.get("/api/v1/incidents", headers=as_("police")).json()
     assert [i["external_id"] for i in listed].count("CAD-77") == 1
+    # Another agency's control room numbers its calls itself: its CAD-77 is another call.
+    fire = call(agency="fire", kind="building_fire", external_id="CAD-77")
+    theirs = client.post("/api/v1/incidents", json=fire, headers=as_("fire"))
+    assert theirs.status_code == 201 and theirs.json()["id"] != first.json()["id"]
 
 
 def test_bad_input_names_the_field_and_the_reason(client: TestClient) -> None:

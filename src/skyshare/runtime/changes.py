@@ -109,7 +109,7 @@ class Changes(RuntimeState):
             if incident.status.is_open:
                 self._open[incident_id] = IncidentView(incident, list(merged.values()))
             else:
-                self._open.pop(incident_id, None)
+                self._open.pop(incident_id)
 
     def _forget(self, change: Change) -> None:
         """A write failed: drop what the cache learnt from it; the store is the truth."""
@@ -117,7 +117,7 @@ class Changes(RuntimeState):
         if change.new_incident is not None:
             ids.add(change.new_incident.id)
         for incident_id in ids:
-            self._open.pop(incident_id, None)
+            self._open.pop(incident_id)
 
     async def _publish(self, events: list[Event]) -> None:
         for event in events:

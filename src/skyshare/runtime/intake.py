@@ -30,18 +30,10 @@ class Intake(Decisions):
         # A repeat of an open call is answered from memory. A repeat of an older one is
         # refused by the database's unique (agency, external_id) and answered below, so
         # that a new call costs no read.
-        existing = next(
-            (
-                v.incident
-                for v in self._open.values()
-                if request.external_id is not None
-                and (v.incident.agency, v.incident.external_id)
-                == (request.agency, request.external_id)
-            ),
-            None,
-        )
-        if existing is not None:
-            return await self._existing(existing)
+        if request.external_id is not None:
+            known = self._open.with_external_id(request.agency, request.external_id)
+            if known is not None:
+                return await self._existing(known.incident)
         try:
             return await self._receive(request, actor)
         except DuplicateIncident as dup:  # sent twice at once: the database kept the first

@@ -35,6 +35,7 @@ from skyshare.runtime.state import (
     FlightControl,
     IncidentView,
     NotFound,
+    OpenIncidents,
 )
 from skyshare.runtime.store_worker import StoreWorker
 from skyshare.runtime.world import World, load_world
@@ -76,7 +77,7 @@ class Runtime(Intake, Operators, FlightHooks, AirspaceControl, Reads):
         self.writer = writer
         self._escalated = set()
         self._launched = set()
-        self._open = {}
+        self._open = OpenIncidents()
         self._trackers = {}
         self._boroughs_geojson = None
 

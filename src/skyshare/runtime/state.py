@@ -50,6 +50,36 @@ class IncidentView:
         return live[-1] if live else None
 
 
+class OpenIncidents:
+    """The open incidents with their assignments, as last written, by id; and by
+    ``(agency, external_id)``, so that a repeated call is found without a scan."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, IncidentView] = {}
+        self._by_external: dict[tuple[str, str], str] = {}
+
+    def get(self, incident_id: str) -> IncidentView | None:
+        return self._by_id.get(incident_id)
+
+    def __setitem__(self, incident_id: str, view: IncidentView) -> None:
+        self.pop(incident_id)
+        self._by_id[incident_id] = view
+        if view.incident.external_id is not None:
+            self._by_external[view.incident.agency, view.incident.external_id] = incident_id
+
+    def pop(self, incident_id: str) -> None:
+        view = self._by_id.pop(incident_id, None)
+        if view is not None and view.incident.external_id is not None:
+            self._by_external.pop((view.incident.agency, view.incident.external_id), None)
+
+    def with_external_id(self, agency: str, external_id: str) -> IncidentView | None:
+        found = self._by_external.get((agency, external_id))
+        return None if found is None else self._by_id[found]
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+
 class RuntimeState:
     """What ``Runtime.__init__`` sets up; each part of the runtime reads and changes it."""
 
@@ -70,6 +100,6 @@ class RuntimeState:
     _launched: set[str]  # drones given a sortie and not yet back or recalled
     # Open incidents with their assignments, as last written: decisions read these
     # instead of waiting for the store behind queued writes.
-    _open: dict[str, IncidentView]
+    _open: OpenIncidents
     _trackers: dict[str, ExcursionTracker]
     _boroughs_geojson: dict[str, Any] | None
