@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import socket
+import time
 from typing import Any
 
 import pytest
@@ -508,12 +509,13 @@ async def test_link_lost_after_silence_and_restored_when_heard_again() -> None:
     peer = ScriptedVehicle(1, AP, link.local_port)
     try:
         with link.subscribe() as events:
+            # Timed (on the link's clock) from before the last heartbeat is sent: the link
+            # hears it a little later, so no loss may come sooner than the timeout after.
+            silent_from = time.monotonic()
             peer.send(heartbeat(AP, 4))
             await link.wait_vehicle(1, timeout_s=2)
-            loop = asyncio.get_running_loop()
-            silent_from = loop.time()
             lost = await events.wait_for(LinkLost, timeout_s=2)
-            waited = loop.time() - silent_from
+            waited = time.monotonic() - silent_from
             # 2.5 vehicle-seconds at 10x is 0.25 s of wall time; "within 3 s" scaled is 0.3 s.
             assert 0.25 <= waited <= 0.3 + 0.1
             assert lost.system_id == 1 and not link.vehicle(1).state.link.connected
