@@ -53,8 +53,8 @@ class StoreWorker:
         self.store = store  # read at start-up, before ``start``, and by the audit routes
         self._url = url  # with its password, for the store process; never logged
         self._process = process and not store.in_memory
-        self._waiting: dict[int, asyncio.Future[Any]] = {}
-        self._jobs: dict[int, Write | Read] = {}  # sent and not yet answered, by number
+        # By number: each job sent and not yet answered, and its caller's future.
+        self._waiting: dict[int, tuple[Write | Read, asyncio.Future[Any]]] = {}
         self._numbers = itertools.count(1)
         self._session = uuid.uuid4().hex  # this worker's name in the store's progress rows
         self._send: Callable[[Job | None], None] | None = None
@@ -96,16 +96,16 @@ class StoreWorker:
         if self._send is None:
             raise StoreUnavailable("the store worker is not running")
         number = next(self._numbers)
-        done = self._waiting[number] = asyncio.get_running_loop().create_future()
-        self._jobs[number] = job
+        done = asyncio.get_running_loop().create_future()
+        self._waiting[number] = (job, done)
         self._send((number, job))
         return done
 
     def _settle(self, number: int, error: Exception | None, result: Any) -> None:
-        self._jobs.pop(number, None)
-        done = self._waiting.pop(number, None)
-        if done is None or done.done():  # the caller gave up waiting (cancelled)
+        found = self._waiting.pop(number, None)
+        if found is None or found[1].done():  # the caller gave up waiting (cancelled)
             return
+        done = found[1]
         if error is not None:
             done.set_exception(error)
         else:
@@ -114,7 +114,6 @@ class StoreWorker:
     def _fail_all(self, reason: str) -> None:
         for number in list(self._waiting):
             self._settle(number, StoreUnavailable(reason), None)
-        self._jobs.clear()
 
     # --- a process (files and servers) ------------------------------------------------
 
@@ -149,15 +148,18 @@ class StoreWorker:
         # Ask how far this worker's writes got: it tells which jobs a process before this
         # one left unanswered were done, and that this one is up (else: it died).
         number = next(self._numbers)
-        asked = self._waiting[number] = asyncio.get_running_loop().create_future()
-        send((number, Read("write_progress", (self._session,))))
+        question = Read("write_progress", (self._session,))
+        asked = asyncio.get_running_loop().create_future()
+        self._waiting[number] = (question, asked)
+        send((number, question))
         await asyncio.wait((asked, answers), return_when=asyncio.FIRST_COMPLETED)
         if not asked.done() or asked.exception() is not None:
             self._waiting.pop(number, None)
             await stop()  # it may be running, without a database it can use
-            raise StoreUnavailable(f"the store's process cannot serve: {asked.exception()}")
+            why = asked.exception() if asked.done() else "it ended"
+            raise StoreUnavailable(f"the store's process cannot serve: {why}")
         held = {job[0] for job in self._held if job is not None}
-        unanswered = [(n, job) for n, job in self._jobs.items() if n not in held]
+        unanswered = [(n, job) for n, (job, _) in self._waiting.items() if n not in held]
         if unanswered:  # a process before this one died without answering these
             self._settle_unanswered(unanswered, asked.result(), send)
         for job in self._held:  # in the order they were sent
