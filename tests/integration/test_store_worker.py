@@ -152,6 +152,15 @@ async def test_while_no_store_process_can_start_callers_are_told_then_it_recover
         await worker.stop()
 
 
+async def test_a_store_process_that_ends_as_it_starts_is_reported(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    # The process is given a database it cannot open, so it ends before its first answer.
+    worker = StoreWorker(Store.open(url), "oracle://nowhere/db")
+    with pytest.raises(StoreUnavailable, match="cannot serve: it ended"):
+        await worker.start()
+    await worker.stop()
+
+
 async def test_a_stopped_worker_refuses_at_once(store_url: str) -> None:
     worker = StoreWorker(Store.open(store_url), store_url)
     await worker.start()
