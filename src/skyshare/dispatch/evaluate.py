@@ -156,7 +156,8 @@ class JobBuilder:
             docks = Ends(
                 self.site_lat[near], self.site_lon[near], self.site_x[near], self.site_y[near]
             )
-            prefetch(Ends.repeat(goal, x, y, len(near)), docks, incident.agency, now)
+            if prefetch(Ends.repeat(goal, x, y, len(near)), docks, incident.agency, now):
+                disks = None  # every route is straight: no bound is tighter
         bounded: dict[tuple[float, float], float] = {}
         back, closed = self._returns(
             goal, x, y, incident.agency, groups, paths, now, wind, scene_alt, disks, near, bounded

@@ -252,10 +252,9 @@ class Decider:
         energy bound already rules out go to ``rejected`` instead."""
         if self.exhaustive:
             return verdict.lb_score[chunk].tolist(), chunk.tolist()
-        if self.prefetch is not None:
-            self._prefetch(job, view, chunk)
+        straight = self.prefetch is not None and self._prefetch(job, view, chunk)
         disks = self.disks(job.incident.agency, job.now)
-        if not len(disks):
+        if straight or not len(disks):  # the bounds cannot be tightened
             return verdict.lb_score[chunk].tolist(), chunk.tolist()
         bounds = verdict.bounds
         length = self._lengths(job, view, chunk, disks)
@@ -296,12 +295,13 @@ class Decider:
                 known[k] = value
         return np.array(known, float)
 
-    def _prefetch(self, job: Job, view: FleetView, idx: NDArray[np.intp]) -> None:
-        """Straight routes for these drones' starts, vouched for in one vectorised check."""
+    def _prefetch(self, job: Job, view: FleetView, idx: NDArray[np.intp]) -> bool:
+        """Straight routes for these drones' starts, vouched for in one vectorised check;
+        True if all their routes are straight."""
         assert self.prefetch is not None
         starts = Ends(view.lat[idx], view.lon[idx], view.x[idx], view.y[idx])
         goals = Ends.repeat(job.goal, job.x, job.y, len(idx))
-        self.prefetch(starts, goals, job.incident.agency, job.now)
+        return self.prefetch(starts, goals, job.incident.agency, job.now)
 
     def choose(self, accepted: list[Candidate], view: FleetView) -> Candidate:
         """Best score; among near-equal free candidates, the one that keeps most cover."""

@@ -162,8 +162,9 @@ class NoPath:
 PathSource = Callable[[GeoPoint, GeoPoint, str, datetime], "Path | NoPath"]
 """A function giving the path from start to goal for an agency at a time."""
 
-Prefetch = Callable[["Ends", "Ends", str, datetime], None]
-"""``RouteCache.prefetch``: straight routes for many (start, goal) pairs at once."""
+Prefetch = Callable[["Ends", "Ends", str, datetime], bool]
+"""``RouteCache.prefetch``: straight routes for many (start, goal) pairs at once; True if
+every pair's route is then known to be straight."""
 
 
 def ground_point(p: GeoPoint) -> GeoPoint:
@@ -236,30 +237,41 @@ class RouteCache:
             found = self._paths[key] = straight_path(key, found, self._cruise[token])
         return found
 
-    def prefetch(self, starts: Ends, goals: Ends, agency: str, at: datetime) -> None:
+    def prefetch(self, starts: Ends, goals: Ends, agency: str, at: datetime) -> bool:
         """Cache straight routes for the pairs ``starts[k]`` -> ``goals[k]`` that the
         router vouches it would fly straight (known routes are kept); the rest are
-        routed when asked for."""
+        routed when asked for. True if every pair's route is now known to be straight:
+        then no bound of their lengths can be tighter than the straight line."""
         clear_segments = getattr(self.router, "clear_segments", None)
         cruise = getattr(self.router, "min_cruise_alt_m", None)
-        if clear_segments is None or cruise is None or not len(starts.lat):
-            return
+        if clear_segments is None or cruise is None:
+            return False
         token = self.token(at)
         paths = self._paths
         lat0, lon0 = starts.lat.tolist(), starts.lon.tolist()
         lat1, lon1 = goals.lat.tolist(), goals.lon.tolist()
         todo, seen = [], set()
+        straight = True
         for k, ends in enumerate(zip(lat0, lon0, lat1, lon1, strict=True)):
             if ends in seen:
                 continue
             seen.add(ends)
             key = (*ends, agency, token)
-            back = (ends[2], ends[3], ends[0], ends[1], agency, token)
-            unknown = key not in paths and back not in paths
-            if unknown and key not in self._unvouched and back not in self._unvouched:
-                todo.append(k)
+            found = paths.get(key)
+            if found is None:
+                found = paths.get((ends[2], ends[3], ends[0], ends[1], agency, token))
+            if found is None:
+                if (
+                    key in self._unvouched
+                    or (*ends[2:], *ends[:2], agency, token) in self._unvouched
+                ):
+                    straight = False
+                else:
+                    todo.append(k)
+            elif not isinstance(found, float) and not is_straight(found):
+                straight = False
         if not todo:
-            return  # every pair is known already: no need to ask
+            return straight  # every pair is known already: no need to ask
         at_ = np.array(todo, np.intp)
         clear = clear_segments(starts.x[at_], starts.y[at_], goals.x[at_], goals.y[at_], agency, at)
         length = np.hypot(goals.x[at_] - starts.x[at_], goals.y[at_] - starts.y[at_]).tolist()
@@ -274,6 +286,13 @@ class RouteCache:
                 self.straight += 1
             else:
                 self._unvouched.add((*ends, agency, token))
+                straight = False
+        return straight
+
+
+def is_straight(found: Path | NoPath) -> bool:
+    """A route that is the straight line between its ends."""
+    return isinstance(found, Path) and len(found.waypoints) == 2 and not found.zones_skirted
 
 
 @dataclass(frozen=True, slots=True)
