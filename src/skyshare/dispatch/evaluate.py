@@ -206,6 +206,7 @@ class JobBuilder:
         orders = np.argsort(lb_wh, axis=1, kind="stable").tolist()
         bounds = lb_wh.tolist()  # plain floats: the loop below reads them one by one
         found: dict[int, Path | NoPath] = {}
+        flown: dict[tuple[str, int], Flight | None] = {}  # owners of one model share them
         row = {model.name: m for m, model in enumerate(models)}
         legs: dict[tuple[int, tuple[bool, ...]], ReturnLeg | None] = {}
         out: dict[tuple[str, str], ReturnLeg | None] = {}
@@ -221,6 +222,7 @@ class JobBuilder:
                     found,
                     paths,
                     (now, wind, scene_alt),
+                    flown,
                 )
                 if closed is not None:
                     return {(g.model.name, g.owner): None for g in groups}, closed
@@ -294,6 +296,7 @@ class JobBuilder:
             {},
             paths,
             (now, wind, here.alt_m),
+            {},
         )
         return leg  # None too when ``here`` is closed in: the caller's fallback decides
 
@@ -307,11 +310,12 @@ class JobBuilder:
         found: dict[int, Path | NoPath],
         paths: PathSource,
         when: tuple[datetime, Wind, float],
+        flown: dict[tuple[str, int], Flight | None],
     ) -> tuple[ReturnLeg | None, str | None]:
         """The cheapest flight back for ``model`` to a ``landable`` dock, docks taken in
         the ``ranked`` order of their energy bounds; or why the scene is closed.
-        ``found`` holds the routes already asked for; ``when`` is (now, wind, scene
-        altitude)."""
+        ``found`` holds the routes already asked for and ``flown`` the flights already
+        made (by model name and dock); ``when`` is (now, wind, scene altitude)."""
         fm = self.flight_model
         order, bound = ranked
         now, wind, scene_alt = when
@@ -328,7 +332,11 @@ class JobBuilder:
                     return None, path.reason
             if isinstance(path, NoPath):
                 continue
-            flight = fm.flight(model, path, from_alt_m=scene_alt, to_alt_m=0.0, wind=wind)
+            if (model.name, i) not in flown:
+                flown[model.name, i] = fm.flight(
+                    model, path, from_alt_m=scene_alt, to_alt_m=0.0, wind=wind
+                )
+            flight = flown[model.name, i]
             if flight is None:
                 continue
             site_id = self.site_ids[i]
