@@ -18,7 +18,7 @@ without asking the router, and the choice is identical to routing everyone.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -203,8 +203,7 @@ class JobBuilder:
         )
         models = list({g.model.name: g.model for g in groups}.values())
         lb_wh = self._energy_bounds(models, dist, (ux, uy), length, wind, scene_alt)
-        orders = np.argsort(lb_wh, axis=1, kind="stable").tolist()
-        bounds = lb_wh.tolist()  # plain floats: the loop below reads them one by one
+        orders = np.argsort(lb_wh, axis=1, kind="stable")
         found: dict[int, Path | NoPath] = {}
         flown: dict[tuple[str, int], Flight | None] = {}  # owners of one model share them
         row = {model.name: m for m, model in enumerate(models)}
@@ -217,7 +216,7 @@ class JobBuilder:
                     goal,
                     agency,
                     group.model,
-                    (orders[m], bounds[m]),
+                    (orders[m], lb_wh[m]),
                     landable,
                     found,
                     paths,
@@ -281,7 +280,7 @@ class JobBuilder:
         with np.errstate(invalid="ignore", divide="ignore"):
             direction = (dx / dist, dy / dist)
         bounds = self._energy_bounds([group.model], dist, direction, dist, wind, here.alt_m)
-        order = np.argsort(bounds[0], kind="stable").tolist()
+        order = np.argsort(bounds[0], kind="stable")
         free = set(free)
         allowed = tuple(
             may and site in free
@@ -291,7 +290,7 @@ class JobBuilder:
             ground,
             agency,
             group.model,
-            (order, bounds[0].tolist()),
+            (order, bounds[0]),
             allowed,
             {},
             paths,
@@ -305,7 +304,7 @@ class JobBuilder:
         goal: GeoPoint,
         agency: str,
         model: DroneModel,
-        ranked: tuple[list[int], list[float]],
+        ranked: tuple[NDArray[np.intp], NDArray[np.float64]],
         landable: tuple[bool, ...],
         found: dict[int, Path | NoPath],
         paths: PathSource,
@@ -317,11 +316,10 @@ class JobBuilder:
         ``found`` holds the routes already asked for and ``flown`` the flights already
         made (by model name and dock); ``when`` is (now, wind, scene altitude)."""
         fm = self.flight_model
-        order, bound = ranked
         now, wind, scene_alt = when
         best: tuple[float, str, ReturnLeg] | None = None
-        for i in order:
-            if not math.isfinite(bound[i]) or (best is not None and bound[i] > best[0]):
+        for i, bound in in_order(*ranked):
+            if not math.isfinite(bound) or (best is not None and bound > best[0]):
                 break
             if not landable[i]:
                 continue
@@ -350,6 +348,16 @@ class JobBuilder:
         if any(isinstance(p, Path) for p in found.values()):
             return False
         return len(found) >= self.config.max_return_docks
+
+
+def in_order(
+    order: NDArray[np.intp], bound: NDArray[np.float64], chunk: int = 16
+) -> Iterator[tuple[int, float]]:
+    """(index, bound) in ``order``, as plain numbers, a chunk at a time: a search over
+    docks seldom goes past the first few, so the rest are never converted."""
+    for lo in range(0, len(order), chunk):
+        part = order[lo : lo + chunk]
+        yield from zip(part.tolist(), bound[part].tolist(), strict=True)
 
 
 def ground_speeds(wind: Wind, airspeed: NDArray | float, ux: NDArray, uy: NDArray) -> NDArray:
