@@ -29,7 +29,7 @@ from shapely.ops import nearest_points
 
 from skyshare.airspace.compiled import CompiledZone
 from skyshare.airspace.obstacles import ObstacleSet
-from skyshare.airspace.visibility import VisibilityGraph
+from skyshare.airspace.visibility import VisibilityGraph, rays
 from skyshare.airspace.zones import Permissions
 from skyshare.domain.errors import InputError
 from skyshare.domain.models import GeoPoint
@@ -135,9 +135,7 @@ class _Endpoint:
         corners, _ = self.candidates(graph)
         todo = k[~self._known[k]]
         if len(todo):
-            ends = graph.xy[corners[todo]]
-            starts = np.broadcast_to(self.point, ends.shape)
-            lines = shapely.linestrings(np.stack([starts, ends], axis=1))
+            lines = rays(*self.point, graph.xy[corners[todo]])
             self._clear[todo] = ~graph.obstacles.blocked(lines)
             self._known[todo] = True
         return self._clear[k]

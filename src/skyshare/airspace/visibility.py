@@ -34,6 +34,8 @@ class VisibilityGraph:
         self.obstacles = obstacles
         xy, prev, nxt = _convex_corners(obstacles)
         self.xy, self.prev, self.next = xy, prev, nxt
+        self._x, self._y = xy[:, 0].copy(), xy[:, 1].copy()
+        self._neighbours = _neighbours(xy, prev, nxt)  # what every tangent test reuses
         self.graph = nx.Graph()
         self.graph.add_nodes_from((i, {"xy": (float(x), float(y))}) for i, (x, y) in enumerate(xy))
         for i, j, length in self._edges():
@@ -53,17 +55,14 @@ class VisibilityGraph:
 
     def tangent_mask(self, x: float, y: float) -> NDArray[np.bool_]:
         """Corners where a line from (x, y) grazes the obstacle instead of entering it."""
-        return _tangent(self.xy[:, 0] - x, self.xy[:, 1] - y, self.xy, self.prev, self.next)
+        return _grazes(self._x - x, self._y - y, *self._neighbours)
 
     def visible_from(self, x: float, y: float) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
         """Corners that (x, y) sees along a tangent, and their distances."""
         candidates = np.nonzero(self.tangent_mask(x, y))[0]
         if not len(candidates):
             return candidates, np.zeros(0)
-        ends = self.xy[candidates]
-        starts = np.broadcast_to([x, y], ends.shape)
-        lines = shapely.linestrings(np.stack([starts, ends], axis=1))
-        clear = ~self.obstacles.blocked(lines)
+        clear = ~self.obstacles.blocked(rays(x, y, self.xy[candidates]))
         seen = candidates[clear]
         return seen, np.hypot(self.xy[seen, 0] - x, self.xy[seen, 1] - y)
 
@@ -96,13 +95,40 @@ class VisibilityGraph:
                 yield int(a), int(b), float(length)
 
 
+def rays(x: float, y: float, ends: NDArray) -> NDArray[np.object_]:
+    """Segments from (x, y) to each of ``ends`` (n x 2)."""
+    coords = np.empty((len(ends), 2, 2))
+    coords[:, 0, 0], coords[:, 0, 1] = x, y
+    coords[:, 1] = ends
+    return shapely.linestrings(coords)
+
+
 def _tangent(dx: NDArray, dy: NDArray, at: NDArray, prev: NDArray, nxt: NDArray) -> NDArray:
     """Do both ring neighbours of each corner lie on one side of the line (dx, dy) through it?"""
+    return _grazes(dx, dy, *_neighbours(at, prev, nxt))
+
+
+def _neighbours(at: NDArray, prev: NDArray, nxt: NDArray) -> tuple[NDArray, ...]:
+    """Each corner's vectors to its two ring neighbours, with their lengths."""
     px, py = prev[..., 0] - at[..., 0], prev[..., 1] - at[..., 1]
     nx_, ny_ = nxt[..., 0] - at[..., 0], nxt[..., 1] - at[..., 1]
+    return px, py, np.hypot(px, py) + 1e-12, nx_, ny_, np.hypot(nx_, ny_) + 1e-12
+
+
+def _grazes(
+    dx: NDArray,
+    dy: NDArray,
+    px: NDArray,
+    py: NDArray,
+    p_length: NDArray,
+    nx_: NDArray,
+    ny_: NDArray,
+    n_length: NDArray,
+) -> NDArray[np.bool_]:
+    """``_tangent`` given the neighbours (``_neighbours``)."""
     length = np.hypot(dx, dy) + 1e-12
-    sin_prev = _cross(dx, dy, px, py) / (length * (np.hypot(px, py) + 1e-12))
-    sin_next = _cross(dx, dy, nx_, ny_) / (length * (np.hypot(nx_, ny_) + 1e-12))
+    sin_prev = _cross(dx, dy, px, py) / (length * p_length)
+    sin_next = _cross(dx, dy, nx_, ny_) / (length * n_length)
     # Nearly collinear neighbours count as tangent: an extra candidate edge is harmless.
     return sin_prev * sin_next >= -1e-9
 
