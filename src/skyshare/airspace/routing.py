@@ -546,14 +546,14 @@ def _lazy_corners(
     if not math.isfinite(best):
         return None
     ties = np.flatnonzero(least <= best)
-    chosen = np.sort(ties[lazy.sees(graph, ties)])
+    chosen = ties[lazy.sees(graph, ties)]  # still in corner order
     if rows_lazy:
         part = total[chosen, :]
-        i, j = np.unravel_index(int(np.argmin(part)), part.shape)
+        i, j = divmod(int(np.argmin(part)), part.shape[1])
         first, last = int(candidates[chosen[i]]), int(f_visible[j])
     else:
         part = total[:, chosen]
-        i, j = np.unravel_index(int(np.argmin(part)), part.shape)
+        i, j = divmod(int(np.argmin(part)), part.shape[1])
         first, last = int(f_visible[i]), int(candidates[chosen[j]])
     return _points(graph, graph.path(first, last))
 
