@@ -257,14 +257,12 @@ class RouteCache:
                 continue
             seen.add(ends)
             key = (*ends, agency, token)
+            back = (ends[2], ends[3], ends[0], ends[1], agency, token)
             found = paths.get(key)
             if found is None:
-                found = paths.get((ends[2], ends[3], ends[0], ends[1], agency, token))
+                found = paths.get(back)
             if found is None:
-                if (
-                    key in self._unvouched
-                    or (*ends[2:], *ends[:2], agency, token) in self._unvouched
-                ):
+                if key in self._unvouched or back in self._unvouched:
                     straight = False
                 else:
                     todo.append(k)
@@ -292,7 +290,7 @@ class RouteCache:
 
 def is_straight(found: Path | NoPath) -> bool:
     """A route that is the straight line between its ends."""
-    return isinstance(found, Path) and len(found.waypoints) == 2 and not found.zones_skirted
+    return isinstance(found, Path) and len(found.waypoints) == 2
 
 
 @dataclass(frozen=True, slots=True)
