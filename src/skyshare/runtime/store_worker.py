@@ -14,8 +14,10 @@ started, and jobs sent meanwhile wait for it. The jobs the dead one had not answ
 neither failed nor done twice: each write's number is recorded in the transaction that
 commits it, so the new process is first asked how far the old one got; the writes it
 committed are answered as done, and the rest are sent again, in order, ahead of the jobs
-that waited. An in-memory SQLite database, which no other process can open, is served
-from a thread.
+that waited. Only if no new process can serve for ``RESTART_TRIES_BEFORE_FAILING`` tries
+(its database out of reach) are the waiting jobs failed, those unanswered ones included,
+though the dead process may have committed some. An in-memory SQLite database, which no
+other process can open, is served from a thread.
 """
 
 from __future__ import annotations
