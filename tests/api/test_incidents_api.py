@@ -5,13 +5,16 @@ from __future__ import annotations
 import math
 import os
 import signal
+from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from skyshare.api.app import create_app
 from skyshare.config import Settings
+from tests.integration.dying_store import dies_once, linked_database, point
 
-from .conftest import as_
+from .conftest import as_, settings_for
 
 # Inside Camden, well away from restricted airspace.
 CAMDEN = {"lat": 51.5517, "lon": -0.1588}
@@ -204,6 +207,63 @@ def test_a_call_posted_as_the_store_process_dies_is_kept_once_without_a_retry(
     listed = client.get("/api/v1/incidents", headers=as_("police")).json()
     assert [i["external_id"] for i in listed].count("cad-store-restart") == 1
     assert client.get("/api/v1/audit/verify", headers=as_("admin")).json()["ok"] is True
+
+
+@pytest.mark.parametrize("when", ["after", "before"])
+def test_a_call_taken_as_the_store_went_away_is_acted_on_once_the_store_says_it_has_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    """The store's process ends as it takes a call, having stored it (after) or not
+    (before), and no other can reach the database for a while: the caller is told the
+    call may have been stored. Once the store is back, a stored call is proposed a drone
+    afresh, with the withdrawn proposal in its trail; one never stored is not there, and
+    the retry records it. Memory and store agree: a restart shows the same drones held."""
+    link, url = linked_database(tmp_path)
+    trigger = dies_once(monkeypatch, when, tmp_path)
+    settings = settings_for(tmp_path).model_copy(update={"database_url": url})
+    body = call(external_id="cad-in-doubt")
+
+    def held(client: TestClient) -> list[tuple[str, str, str]]:
+        drones = client.get("/api/v1/drones", headers=as_("police")).json()
+        return [(d["id"], d["status"], d["incident_id"]) for d in drones if d["incident_id"]]
+
+    with TestClient(create_app(settings)) as client:
+        runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        trigger.write_text(str(link))
+        lost = client.post("/api/v1/incidents", json=body, headers=as_("police"))
+        assert lost.status_code == 503 and "may have been stored" in lost.json()["detail"]
+        point(link, "real")  # the database is back
+        client.portal.call(runtime.writer.read, "write_progress", "-")  # a process serves
+        client.portal.call(runtime.late_commits_settled)
+        listed = client.get("/api/v1/incidents", headers=as_("police")).json()
+        stored = [i for i in listed if i["external_id"] == "cad-in-doubt"]
+        if when == "before":
+            assert stored == [] and held(client) == []
+            assert (
+                client.post("/api/v1/incidents", json=body, headers=as_("police")).status_code
+                == 201
+            )
+        else:
+            (listed_one,) = stored
+            incident = client.get(
+                f"/api/v1/incidents/{listed_one['id']}", headers=as_("police")
+            ).json()
+            assert incident["status"] == "proposed"
+            drone = incident["proposal"]["drone_id"]
+            assert [(d, i) for d, _, i in held(client)] == [(drone, incident["id"])]
+            trail = client.get(f"/api/v1/incidents/{incident['id']}/events", headers=as_("police"))
+            assert [e["type"] for e in trail.json()] == [
+                "incident_received",
+                "dispatch_proposed",
+                "dispatch_withdrawn",
+                "dispatch_proposed",
+            ]
+            again = client.post("/api/v1/incidents", json=body, headers=as_("police"))
+            assert again.status_code == 200 and again.json()["proposal"]["drone_id"] == drone
+        assert client.get("/api/v1/audit/verify", headers=as_("admin")).json()["ok"] is True
+        before_restart = held(client)
+    with TestClient(create_app(settings)) as second:
+        assert held(second) == before_restart
 
 
 def test_when_the_store_cannot_take_a_call_the_caller_is_told_to_retry(

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from skyshare.domain import IncidentStatus
-from skyshare.runtime.store_worker import StoreUnavailable, StoreWorker
+from skyshare.runtime.store_worker import StoreInDoubt, StoreUnavailable, StoreWorker
 from skyshare.store import DuplicateIncident, NotFound, Store, WriterProgress
 from skyshare.store.jobs import Progress, Write, commit, sort_out
+from tests.integration.dying_store import dies_once, linked_database, point
 from tests.integration.test_store import event, incident, postgres_admin_url, store_url
 
 __all__ = ["postgres_admin_url", "store_url"]  # fixtures, used by name
@@ -148,6 +149,36 @@ async def test_while_no_store_process_can_start_callers_are_told_then_it_recover
         await worker.write(add(3))
         with Store.open(url) as fresh:
             assert {i.id for i in fresh.list_incidents()} == {incident(1).id, incident(3).id}
+    finally:
+        await worker.stop()
+
+
+@pytest.mark.parametrize("when", ["after", "before"])
+async def test_a_write_in_doubt_is_settled_by_the_next_process_to_serve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    """The double fault: the store's process ends with a write unanswered, committed
+    (after) or not (before), and no other can open the database for a while. The write
+    fails as in doubt; the next process to serve says whether it was stored."""
+    link, url = linked_database(tmp_path)
+    trigger = dies_once(monkeypatch, when, tmp_path)
+    worker = StoreWorker(Store.open(url), url)
+    await worker.start()
+    try:
+        await worker.write(add(1))
+        trigger.write_text(str(link))
+        with pytest.raises(StoreInDoubt, match="may have been stored") as doubt:
+            await worker.write(add(2))
+        committed = doubt.value.committed
+        assert not committed.done()  # no process has served since
+        point(link, "real")  # the database is back: the next try serves
+        await worker.write(add(3))
+        assert committed.done() and committed.result() is (when == "after")
+        with Store.open(url) as fresh:
+            stored = {i.id for i in fresh.list_incidents()}
+            assert (incident(2).id in stored) is (when == "after")
+            assert {incident(1).id, incident(3).id} <= stored
+            assert fresh.verify_audit_chain().ok
     finally:
         await worker.stop()
 

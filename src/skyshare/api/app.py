@@ -18,7 +18,7 @@ from skyshare.api.auth import KeyRing, load_keys
 from skyshare.config import Settings
 from skyshare.domain import InputError
 from skyshare.runtime.runtime import Conflict, NotFound, Runtime
-from skyshare.runtime.store_worker import StoreUnavailable
+from skyshare.runtime.store_worker import StoreInDoubt, StoreUnavailable
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -153,10 +153,17 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse(status_code=404, content={"detail": f"no incident {exc.args[0]}"})
 
+    @app.exception_handler(StoreInDoubt)
+    async def store_in_doubt(_: Request, exc: StoreInDoubt) -> JSONResponse:
+        # The store went away as it took the change; the service learns later whether it
+        # did, and acts on it if so (runtime.late_commits).
+        detail = f"the store is unavailable: {exc}; if it was, it is acted on once it is back"
+        return JSONResponse(status_code=503, content={"detail": detail})
+
     @app.exception_handler(StoreUnavailable)
     async def store_unavailable(_: Request, exc: StoreUnavailable) -> JSONResponse:
-        # Nothing was recorded (or it cannot be known that it was): the caller may retry,
-        # and a repeated external_id is answered with the call already stored.
+        # Nothing was recorded: the caller may retry, and a repeated external_id is
+        # answered with the call already stored.
         return JSONResponse(
             status_code=503, content={"detail": f"the store is unavailable: {exc}; retry"}
         )

@@ -25,6 +25,7 @@ class EventType(StrEnum):
     DISPATCH_AUTO_APPROVED = "dispatch_auto_approved"
     DISPATCH_PROVISIONAL = "dispatch_provisional"  # flying while the operator decides
     DISPATCH_ESCALATED = "dispatch_escalated"
+    DISPATCH_WITHDRAWN = "dispatch_withdrawn"  # stored while in doubt, never acted on
     DRONE_LAUNCHED = "drone_launched"
     DRONE_ON_SCENE = "drone_on_scene"
     DRONE_RETURNING = "drone_returning"

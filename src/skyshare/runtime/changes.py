@@ -16,6 +16,7 @@ from skyshare.domain import Assignment, Incident
 from skyshare.domain.events import Event, EventType
 from skyshare.runtime.fleet_book import FleetBook
 from skyshare.runtime.state import IncidentView, RuntimeState
+from skyshare.runtime.store_worker import StoreInDoubt
 from skyshare.store import StoredRestriction
 from skyshare.store.jobs import Write
 
@@ -52,9 +53,11 @@ class Changes(RuntimeState):
             return
         try:
             await pending.written
-        except BaseException:
+        except BaseException as exc:
             pending.undo()
             self._forget(pending)
+            if isinstance(exc, StoreInDoubt):
+                self._in_doubt(pending, exc.committed)
             raise
         pending.committed = list(pending.events)
         await self._publish(pending.committed)
@@ -110,6 +113,10 @@ class Changes(RuntimeState):
                 self._open[incident_id] = IncidentView(incident, list(merged.values()))
             else:
                 self._open.pop(incident_id)
+
+    def _in_doubt(self, change: _Pending, committed: asyncio.Future[bool]) -> None:
+        """The change's write failed in doubt and was undone; ``committed`` will say
+        whether the store took it after all (``late_commits`` acts on that)."""
 
     def _forget(self, change: Change) -> None:
         """A write failed: drop what the cache learnt from it; the store is the truth."""

@@ -138,20 +138,20 @@ class Decisions(Changes, Reads):
         """End an assignment; a docked drone is freed, a flying one is called home."""
         change.assignments.append(replace(assignment, status=status))
         change.drones.add(assignment.drone_id)
-        state = self.fleet[assignment.drone_id]
-        if state.task_incident_id != assignment.incident_id:
-            return
-        flying = state.status in (DroneStatus.EN_ROUTE, DroneStatus.ON_SCENE)
-        if self.flights and (flying or assignment.drone_id in self._launched):
+        if self.fleet[assignment.drone_id].task_incident_id == assignment.incident_id:
+            self._free(change, assignment.drone_id, recall or status.value)
+
+    def _free(self, change: Change, drone_id: str, reason: str) -> None:
+        """Take a drone off its task: on its dock it is released, in the air called home."""
+        change.drones.add(drone_id)
+        flying = self.fleet[drone_id].status in (DroneStatus.EN_ROUTE, DroneStatus.ON_SCENE)
+        if self.flights and (flying or drone_id in self._launched):
             self.fleet.update(
-                assignment.drone_id,
-                status=DroneStatus.RETURNING,
-                task_incident_id=None,
-                task_priority=None,
+                drone_id, status=DroneStatus.RETURNING, task_incident_id=None, task_priority=None
             )
-            change.recalls.append((assignment.drone_id, recall or status.value))
+            change.recalls.append((drone_id, reason))
         else:
-            self.fleet.release(assignment.drone_id)
+            self.fleet.release(drone_id)
 
 
 def _brief(proposal: Proposal) -> dict[str, Any]:

@@ -7,8 +7,8 @@ offered the same drone, and the in-memory fleet picture is put back if a transac
 fails, so memory and database never disagree.
 
 The parts, one concern each, are mixins over ``RuntimeState`` (runtime.state): reads,
-intake, operators, airspace_control, flight_hooks, decisions and changes (persistence and
-publication).
+intake, operators, flight_hooks, late_commits, airspace_control, decisions and changes
+(persistence and publication).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from skyshare.runtime.clock import Clock, SystemClock
 from skyshare.runtime.fleet_book import FleetBook
 from skyshare.runtime.flight_hooks import CHARGE_PCT_PER_S, FlightHooks
 from skyshare.runtime.intake import Intake, Submission
+from skyshare.runtime.late_commits import LateCommits
 from skyshare.runtime.operators import Operators
 from skyshare.runtime.reads import Reads
 from skyshare.runtime.state import (
@@ -55,7 +56,7 @@ __all__ = [
 ]
 
 
-class Runtime(Intake, Operators, FlightHooks, AirspaceControl, Reads):
+class Runtime(Intake, Operators, FlightHooks, LateCommits, AirspaceControl, Reads):
     """Owns the live state of the network and every change to it."""
 
     def __init__(
@@ -80,6 +81,7 @@ class Runtime(Intake, Operators, FlightHooks, AirspaceControl, Reads):
         self._open = OpenIncidents()
         self._trackers = {}
         self._boroughs_geojson = None
+        self._late = set()
 
     @classmethod
     async def create(
@@ -108,6 +110,8 @@ class Runtime(Intake, Operators, FlightHooks, AirspaceControl, Reads):
         return runtime
 
     async def shutdown(self) -> None:
+        for task in self._late:  # the store's record of those changes stands
+            task.cancel()
         await self.bus.stop()
         await self.writer.stop()
 

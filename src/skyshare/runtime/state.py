@@ -103,3 +103,4 @@ class RuntimeState:
     _open: OpenIncidents
     _trackers: dict[str, ExcursionTracker]
     _boroughs_geojson: dict[str, Any] | None
+    _late: set[asyncio.Task[None]]  # acting on changes the store took while in doubt

@@ -15,9 +15,11 @@ neither failed nor done twice: each write's number is recorded in the transactio
 commits it, so the new process is first asked how far the old one got; the writes it
 committed are answered as done, and the rest are sent again, in order, ahead of the jobs
 that waited. Only if no new process can serve for ``RESTART_TRIES_BEFORE_FAILING`` tries
-(its database out of reach) are the waiting jobs failed, those unanswered ones included,
-though the dead process may have committed some. An in-memory SQLite database, which no
-other process can open, is served from a thread.
+(its database out of reach) are the waiting jobs failed. The writes among them that the
+dead process had been sent are failed with ``StoreInDoubt``: it may have committed them.
+Each carries a future that the next process to serve settles, from the same record, with
+whether it was (the runtime then acts on a change it had given up). An in-memory SQLite
+database, which no other process can open, is served from a thread.
 """
 
 from __future__ import annotations
@@ -48,8 +50,20 @@ class StoreUnavailable(StoreError):
     """The store could not take the job: its process ended or the worker is stopped."""
 
 
+class StoreInDoubt(StoreUnavailable):
+    """A write sent to a store process that ended without answering, while no other could
+    be started to say whether it was committed. ``committed`` resolves to that answer when
+    a process serves again, or is cancelled if the worker stops first."""
+
+    def __init__(self, reason: str, committed: asyncio.Future[bool]) -> None:
+        super().__init__(reason)
+        self.committed = committed
+
+
 class StoreWorker:
     """The runtime's one way to the store while it runs: ``read``, ``write``, in order."""
+
+    server_module = store_server.__name__  # run as the store's process (``-m``)
 
     def __init__(self, store: Store, url: str, *, process: bool = True) -> None:
         self.store = store  # read at start-up, before ``start``, and by the audit routes
@@ -62,6 +76,8 @@ class StoreWorker:
         self._send: Callable[[Job | None], None] | None = None
         self._stop: Callable[[], Awaitable[None]] | None = None
         self._held: list[Job | None] = []  # sent while the store's process restarts
+        # Writes failed as in doubt, by number: settled by the next process to serve.
+        self._in_doubt: dict[int, tuple[Write, asyncio.Future[bool]]] = {}
         self._restart: asyncio.Task[None] | None = None
         self._stopping = False
         self._up = False  # a process is started and serving
@@ -84,6 +100,9 @@ class StoreWorker:
             await self._stop()
         self._stop = self._send = None
         self._fail_all("the store worker stopped")  # jobs held for a process never started
+        for _, committed in self._in_doubt.values():
+            committed.cancel()  # never to be known by this worker
+        self._in_doubt.clear()
         await asyncio.to_thread(self.store.close)
 
     async def read(self, name: str, *args: Any, **kwargs: Any) -> Any:
@@ -114,8 +133,25 @@ class StoreWorker:
             done.set_result(result)
 
     def _fail_all(self, reason: str) -> None:
-        for number in list(self._waiting):
+        """Fail every job waiting, the latest first: changes built one on another are
+        then undone by their callers in the reverse order they were made."""
+        for number in reversed(list(self._waiting)):
             self._settle(number, StoreUnavailable(reason), None)
+
+    def _give_up(self, reason: str) -> None:
+        """No process can serve for now: fail every job waiting, the latest first. The
+        writes a dead process was sent and never answered are failed as in doubt."""
+        held = {job[0] for job in self._held if job is not None}
+        self._held.clear()
+        for number in reversed(list(self._waiting)):
+            job, _ = self._waiting[number]
+            if number in held or isinstance(job, Read):
+                self._settle(number, StoreUnavailable(reason), None)
+                continue
+            committed = asyncio.get_running_loop().create_future()
+            self._in_doubt[number] = (job, committed)
+            why = f"{reason}; the write may have been stored"
+            self._settle(number, StoreInDoubt(why, committed), None)
 
     # --- a process (files and servers) ------------------------------------------------
 
@@ -125,7 +161,7 @@ class StoreWorker:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                store_server.__name__,
+                self.server_module,
                 str(theirs.fileno()),
                 pass_fds=(theirs.fileno(),),
                 stdin=asyncio.subprocess.DEVNULL,
@@ -160,10 +196,13 @@ class StoreWorker:
             await stop()  # it may be running, without a database it can use
             why = asked.exception() if asked.done() else "it ended"
             raise StoreUnavailable(f"the store's process cannot serve: {why}")
+        progress = asked.result()
+        if self._in_doubt:  # before any new write moves the record on
+            self._settle_in_doubt(progress)
         held = {job[0] for job in self._held if job is not None}
         unanswered = [(n, job) for n, (job, _) in self._waiting.items() if n not in held]
         if unanswered:  # a process before this one died without answering these
-            self._settle_unanswered(unanswered, asked.result(), send)
+            self._settle_unanswered(unanswered, progress, send)
         for job in self._held:  # in the order they were sent
             send(job)
         self._held.clear()
@@ -187,6 +226,19 @@ class StoreWorker:
             len(outcome.committed),
             len(outcome.failed),
             len(outcome.again),
+        )
+
+    def _settle_in_doubt(self, progress: WriterProgress) -> None:
+        """Say, of each write failed as in doubt, whether a dead process committed it."""
+        outcome = sort_out([(n, job) for n, (job, _) in self._in_doubt.items()], progress)
+        for number in sorted(self._in_doubt):  # in the order they were committed
+            committed = self._in_doubt[number][1]
+            if not committed.done():
+                committed.set_result(number in outcome.committed)
+        self._in_doubt.clear()
+        log.warning(
+            "store: of the writes failed as in doubt, %d had been committed",
+            len(outcome.committed),
         )
 
     async def _answers(self, reader: asyncio.StreamReader) -> None:
@@ -222,13 +274,11 @@ class StoreWorker:
                 tries += 1
                 log.error("the store's new process ended as it started (try %d)", tries)
                 if tries % RESTART_TRIES_BEFORE_FAILING == 0:
-                    self._held.clear()
-                    self._fail_all("the store's process cannot be started; retry later")
+                    self._give_up("the store's process cannot be started; retry later")
             except Exception:
                 log.exception("the store's process could not be started again")
                 self._send = None
-                self._held.clear()
-                self._fail_all("the store's process could not be started again")
+                self._give_up("the store's process could not be started again")
                 return
 
     # --- a thread (an in-memory database) ---------------------------------------------

@@ -1,0 +1,52 @@
+"""A decision whose write the store took as its process died, with no other able to start
+for a while: the caller is told it failed in doubt, and once the store says it has the
+change, the runtime acts on it (the intake's case is in tests/api/test_incidents_api.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from skyshare.config import Settings
+from skyshare.domain import DroneStatus, IncidentStatus
+from skyshare.domain.events import EventType
+from skyshare.runtime.clock import ManualClock
+from skyshare.runtime.runtime import Runtime
+from skyshare.runtime.store_worker import StoreInDoubt
+from tests.integration.dying_store import dies_once, linked_database, point
+
+CALL = {"agency": "police", "priority": "P3", "kind": "burglary", "lat": 51.5517, "lon": -0.1588}
+
+
+async def test_a_close_the_store_took_in_doubt_frees_the_drone_once_it_is_known(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    link, url = linked_database(tmp_path)
+    trigger = dies_once(monkeypatch, "after", tmp_path)
+    clock = ManualClock(datetime(2026, 12, 7, 8, 0, tzinfo=UTC))
+    runtime = await Runtime.create(Settings(database_url=url, mqtt_url=None), clock=clock)
+    try:
+        submitted = await runtime.submit(CALL, actor="test")  # a P3 waits for an operator
+        assert submitted.assignment is not None
+        incident, drone = submitted.incident.id, submitted.assignment.drone_id
+        trigger.write_text(str(link))
+        with pytest.raises(StoreInDoubt):
+            await runtime.close_incident(incident, actor="test", reason="resolved")
+        assert runtime.fleet[drone].task_incident_id == incident  # undone: as if not stored
+        point(link, "real")
+        await runtime.writer.read("write_progress", "-")  # a store process serves again
+        await runtime.late_commits_settled()
+        # The close was stored: the drone is free, in memory and in the store alike.
+        assert (await runtime.incident(incident)).incident.status is IncidentStatus.CLOSED
+        state = runtime.fleet[drone]
+        assert (state.status, state.task_incident_id) == (DroneStatus.DOCKED, None)
+        stored = runtime.store.drone_states()[drone]
+        assert (stored.status, stored.incident_id) == (DroneStatus.DOCKED, None)
+        closed = [s.event.type for s in runtime.store.events(subject=incident)]
+        assert closed[-1] is EventType.INCIDENT_CLOSED  # nothing to withdraw or decide again
+        again = await runtime.submit(CALL, actor="test")  # it is offered again
+        assert again.assignment is not None and again.assignment.drone_id == drone
+    finally:
+        await runtime.shutdown()
