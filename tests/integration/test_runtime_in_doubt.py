@@ -4,6 +4,8 @@ change, the runtime acts on it (the intake's case is in tests/api/test_incidents
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from skyshare.domain import DroneStatus, IncidentStatus
 from skyshare.domain.events import EventType
 from skyshare.runtime.clock import ManualClock
 from skyshare.runtime.runtime import Runtime
-from skyshare.runtime.store_worker import StoreInDoubt
+from skyshare.runtime.store_worker import StoreInDoubt, StoreUnavailable
 from tests.integration.dying_store import dies_once, linked_database, point
 
 CALL = {"agency": "police", "priority": "P3", "kind": "burglary", "lat": 51.5517, "lon": -0.1588}
@@ -50,3 +52,47 @@ async def test_a_close_the_store_took_in_doubt_frees_the_drone_once_it_is_known(
         assert again.assignment is not None and again.assignment.drone_id == drone
     finally:
         await runtime.shutdown()
+
+
+async def test_decisions_in_flight_when_the_store_goes_away_unstored_leave_no_drone_held(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A call is proposed a drone and, its write still in flight, declined (the next drone
+    proposed); the store's process dies before committing either. Undone latest first,
+    the two changes leave every drone as it was: none is held for a call never stored."""
+    link, url = linked_database(tmp_path)
+    trigger = dies_once(monkeypatch, "before", tmp_path)
+    clock = ManualClock(datetime(2026, 12, 7, 8, 0, tzinfo=UTC))
+    runtime = await Runtime.create(Settings(database_url=url, mqtt_url=None), clock=clock)
+    try:
+        trigger.write_text(str(link))
+        submitting = asyncio.create_task(runtime.submit(CALL, actor="test"))
+        await _until(lambda: bool(_held(runtime)))  # proposed, its write in flight
+        (first,) = _held(runtime)
+        incident = runtime.fleet[first].task_incident_id
+        assert incident is not None
+        with pytest.raises(StoreUnavailable):
+            await runtime.decline(incident, actor="test", reason="too far")
+        with pytest.raises(StoreInDoubt):
+            await submitting
+        assert _held(runtime) == [] and runtime.fleet[first].status is DroneStatus.DOCKED
+        point(link, "real")
+        await runtime.writer.read("write_progress", "-")
+        await runtime.late_commits_settled()
+        assert runtime.store.list_incidents() == []  # never stored: nothing to act on
+        assert _held(runtime) == []
+    finally:
+        await runtime.shutdown()
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Let the loop run until ``condition`` holds (a few turns; no clock involved)."""
+    for _ in range(10_000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the condition never held")
+
+
+def _held(runtime: Runtime) -> list[str]:
+    return [d.drone_id for d in runtime.fleet if d.task_incident_id is not None]
