@@ -13,9 +13,12 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from skyshare.store import jobs, server
+
+if TYPE_CHECKING:  # the store's process itself needs neither
+    import pytest
 
 VOID = "void"  # beside the link: a folder whose database file is not a database
 
@@ -39,10 +42,10 @@ def linked_database(folder: Path, name: str = "store.db") -> tuple[Path, str]:
     return link, f"sqlite:///{link / name}"
 
 
-def dies_once(monkeypatch: Any, when: str, folder: Path) -> Path:
+def dies_once(monkeypatch: pytest.MonkeyPatch, when: str, folder: Path) -> Path:
     """Make the store processes started from now on this module, dying ``when`` (before
     or after committing) once the returned trigger file is written (with the link's path)."""
-    from skyshare.runtime.store_worker import StoreWorker
+    from skyshare.runtime.store_worker import StoreWorker  # not in the store's process
 
     trigger = folder / "die"
     monkeypatch.setenv("SKYSHARE_TEST_STORE_DIES", f"{when}:{trigger}")

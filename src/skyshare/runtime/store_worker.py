@@ -51,9 +51,9 @@ class StoreUnavailable(StoreError):
 
 
 class StoreInDoubt(StoreUnavailable):
-    """A write sent to a store process that ended without answering, while no other could
-    be started to say whether it was committed. ``committed`` resolves to that answer when
-    a process serves again, or is cancelled if the worker stops first."""
+    """A write sent to a store process that ended without answering, failed before another
+    could say whether it was committed. ``committed`` resolves to that answer when a
+    process serves again, or is cancelled if the worker stops first."""
 
     def __init__(self, reason: str, committed: asyncio.Future[bool]) -> None:
         super().__init__(reason)
@@ -99,7 +99,7 @@ class StoreWorker:
         if self._stop is not None:
             await self._stop()
         self._stop = self._send = None
-        self._fail_all("the store worker stopped")  # jobs held for a process never started
+        self._give_up("the store worker stopped")  # jobs held for a process never started
         for _, committed in self._in_doubt.values():
             committed.cancel()  # never to be known by this worker
         self._in_doubt.clear()
@@ -132,15 +132,10 @@ class StoreWorker:
         else:
             done.set_result(result)
 
-    def _fail_all(self, reason: str) -> None:
-        """Fail every job waiting, the latest first: changes built one on another are
-        then undone by their callers in the reverse order they were made."""
-        for number in reversed(list(self._waiting)):
-            self._settle(number, StoreUnavailable(reason), None)
-
     def _give_up(self, reason: str) -> None:
-        """No process can serve for now: fail every job waiting, the latest first. The
-        writes a dead process was sent and never answered are failed as in doubt."""
+        """Fail every job waiting, the latest first: changes built one on another are
+        then undone by their callers in the reverse order they were made. The writes a
+        process was sent and never answered are failed as in doubt."""
         held = {job[0] for job in self._held if job is not None}
         self._held.clear()
         for number in reversed(list(self._waiting)):
@@ -252,7 +247,7 @@ class StoreWorker:
         finally:
             was_up, self._up = self._up, False
             if self._stopping:
-                self._fail_all("the store process ended")
+                self._give_up("the store process ended")
                 self._send = None
             elif was_up:  # hold what comes next for another process, started after a pause
                 self._send = self._held.append
