@@ -102,6 +102,7 @@ class AirspaceMap:
         self.near_grid = _conformance.NearGrid(self.compiled, self.projection)
         self.router = _router or Router(self.buffer_m, self.simplify_m)
         self._timed = tuple(c for c in self.compiled if c.zone.windows)
+        self._active: tuple[datetime, datetime, tuple[bool, ...]] | None = None
         self._forbidden: dict[tuple, list[CompiledZone]] = {}
 
     # --- the zones -------------------------------------------------------------------
@@ -154,6 +155,17 @@ class AirspaceMap:
 
     # --- who may fly where -----------------------------------------------------------
 
+    def timed_active(self, at: datetime, until: datetime) -> tuple[bool, ...]:
+        """Which of the zones with time windows are active at some time in ``[at, until]``
+        (in map order): all that time changes about the map. The last answer is kept,
+        since every route and fence of a decision asks the same."""
+        last = self._active
+        if last is not None and last[0] == at and last[1] == until:
+            return last[2]
+        active = tuple(c.zone.active_during(at, until) for c in self._timed)
+        self._active = (at, until, active)
+        return active
+
     def forbidden(
         self,
         agency: str,
@@ -170,8 +182,7 @@ class AirspaceMap:
         finish = until or at
         # Time matters only through which timed zones are active: that is in the key, so
         # the answer is kept for every sortie and fence of the same agency and heights.
-        active = tuple(c.zone.active_during(at, finish) for c in self._timed)
-        key = (agency, grants, low, high, active)
+        key = (agency, grants, low, high, self.timed_active(at, finish))
         found = self._forbidden.get(key)
         if found is None:
             if len(self._forbidden) >= MAX_FORBIDDEN_KEPT:

@@ -17,6 +17,7 @@ from shapely.geometry import LineString, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from skyshare.airspace.compiled import CompiledZone
+from skyshare.airspace.footprints import Footprints
 
 EROSION_M = 0.05  # segments may touch an obstacle's outline, never cross its inside
 
@@ -56,8 +57,9 @@ class ObstacleSet:
             [p.buffer(-EROSION_M, join_style="mitre") for p in self.polygons], dtype=object
         )
         shapely.prepare(self._eroded)
-        self._tree = shapely.STRtree(self._eroded)
-        self._zone_tree = shapely.STRtree([z.geometry for z in self.zones])
+        self._tree = shapely.STRtree(self._eroded)  # for many segments at once
+        self._insides = Footprints(self._eroded)  # for one point at a time
+        self._footprints = Footprints([z.geometry for z in self.zones])
 
     def blocked(self, lines: NDArray[np.object_]) -> NDArray[np.bool_]:
         """Which segments cross the inside of an obstacle."""
@@ -71,19 +73,13 @@ class ObstacleSet:
         return result
 
     def containing(self, x: float, y: float) -> Polygon | None:
-        """The obstacle whose inside holds the point, if any."""
-        point = shapely.Point(x, y)
-        hits = self._tree.query(point, predicate="intersects")
-        return self.polygons[int(hits[0])] if len(hits) else None
-
-    def zone_at(self, x: float, y: float) -> CompiledZone | None:
-        """The first (unbuffered) zone holding the point."""
-        hits = self._zone_tree.query(shapely.Point(x, y), predicate="intersects")
-        return self.zones[int(min(hits))] if len(hits) else None
+        """The obstacle whose inside holds the point, if any (obstacles do not overlap)."""
+        hits = self._insides.holding(x, y)
+        return self.polygons[hits[0]] if hits else None
 
     def zones_crossed(self, line: LineString) -> list[CompiledZone]:
-        return [self.zones[int(i)] for i in self._zone_tree.query(line, predicate="intersects")]
+        return self.zones_near(line, 0.0)
 
     def zones_near(self, line: LineString, distance_m: float) -> list[CompiledZone]:
-        hits = self._zone_tree.query(line, predicate="dwithin", distance=distance_m)
-        return [self.zones[int(i)] for i in sorted(hits)]
+        """The (unbuffered) zones within ``distance_m`` of ``line``, in their order."""
+        return [self.zones[i] for i in self._footprints.near(line, distance_m)]

@@ -28,6 +28,7 @@ from shapely.geometry import LineString
 from shapely.ops import nearest_points
 
 from skyshare.airspace.compiled import CompiledZone
+from skyshare.airspace.footprints import Footprints
 from skyshare.airspace.obstacles import ObstacleSet
 from skyshare.airspace.visibility import VisibilityGraph, rays
 from skyshare.airspace.zones import Permissions
@@ -176,20 +177,25 @@ class _Setting:
     shares: the graph, and which zone (if any) holds each end already seen (docks are
     ends again and again)."""
 
-    __slots__ = ("_holding", "airspace", "climbing_ids", "entry")
+    __slots__ = ("_holding", "airspace", "climbing", "entry", "footprints")
 
     def __init__(
-        self, airspace: AirspaceMap, entry: _GraphEntry, climbing_ids: frozenset[int]
+        self, airspace: AirspaceMap, entry: _GraphEntry, climbing: list[CompiledZone]
     ) -> None:
         self.airspace = airspace  # the map itself: its id alone could be reused once freed
         self.entry = entry
-        self.climbing_ids = climbing_ids  # ``id`` of the zones an end may not be inside
+        self.climbing = climbing  # zones an end may not be inside, in map order
+        self.footprints = Footprints([z.geometry for z in self.climbing])
         self._holding: LRU[XY, CompiledZone | None] = LRU(MAX_ENDS)
 
     def zone_holding(self, xy: XY) -> CompiledZone | None:
-        return self._holding.get_or_make(
-            xy, lambda: _zone_holding(self.airspace, xy, self.climbing_ids)
-        )
+        """The first zone (in map order) holding the point among those an end of a route
+        may not be inside, if any."""
+        return self._holding.get_or_make(xy, lambda: self._first_holding(xy))
+
+    def _first_holding(self, xy: XY) -> CompiledZone | None:
+        hits = self.footprints.holding(*xy)
+        return self.climbing[hits[0]] if hits else None
 
 
 class Router:
@@ -304,14 +310,13 @@ class Router:
         height: kept, because routes come many at a time with the same ones and sifting
         the map's zones each time cost as much as a short route. Time matters only through
         which timed zones are active, so that is what the key holds."""
-        until = at + timedelta(seconds=horizon_s)
-        timed = tuple(c.zone.active_during(at, until) for c in airspace.compiled if c.zone.windows)
+        timed = airspace.timed_active(at, at + timedelta(seconds=horizon_s))
         key = (id(airspace), agency, timed, permissions, cruise, horizon_s)
         found = self._settings.get(key)
         if found is None or found.airspace is not airspace:
             in_the_way, climbing = _forbidden(airspace, agency, at, permissions, cruise, horizon_s)
             entry = self.graph_for(frozenset(in_the_way))
-            found = _Setting(airspace, entry, frozenset(id(z) for z in climbing))
+            found = _Setting(airspace, entry, climbing)
             if len(self._settings) >= MAX_SETTINGS:
                 self._settings.pop(next(iter(self._settings)), None)
             self._settings[key] = found

@@ -116,8 +116,7 @@ class AirspaceRouter:
         and which of its timed zones are active within the horizon."""
         if self._epoch is not None and self._epoch[0] == at:
             return self._epoch[1]
-        until = at + timedelta(seconds=self.horizon_s)
-        timed = tuple(z.active_during(at, until) for z in self.airspace.zones if z.windows)
+        timed = self.airspace.timed_active(at, at + timedelta(seconds=self.horizon_s))
         token = (id(self.airspace), self.airspace.version, timed)
         self._epoch = (at, token)
         return token
