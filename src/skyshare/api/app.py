@@ -121,12 +121,35 @@ def create_app(
 
 async def _escalate_overdue(runtime: Runtime, period_s: float = 1.0) -> None:
     """Unanswered proposals are escalated to supervisors (see Runtime.escalate_overdue)."""
+    watch = EscalationWatch(runtime)
     while True:
         await asyncio.sleep(period_s)
+        await watch.once()
+
+
+class EscalationWatch:
+    """One pass of the escalation watch at a time. It outlives a bad moment; while the
+    store is away it says so once, not every pass (the store worker logs each attempt to
+    bring it back), and says when escalation works again."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.paused = False  # the store was away at the last pass
+
+    async def once(self) -> None:
         try:
-            await runtime.escalate_overdue()
-        except Exception:  # the watch must outlive a bad moment (e.g. the database busy)
+            await self.runtime.escalate_overdue()
+        except StoreUnavailable as exc:
+            if not self.paused:
+                log.warning("escalating overdue proposals paused: %s", exc)
+            self.paused = True
+            return
+        except Exception:
             log.exception("escalating overdue proposals")
+            return
+        if self.paused:
+            log.warning("escalating overdue proposals again: the store is back")
+        self.paused = False
 
 
 async def _drain(ws: WebSocket) -> None:
