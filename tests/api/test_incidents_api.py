@@ -234,7 +234,7 @@ def test_a_call_taken_as_the_store_went_away_is_acted_on_once_the_store_says_it_
         assert lost.status_code == 503 and "may have been stored" in lost.json()["detail"]
         point(link, "real")  # the database is back
         client.portal.call(runtime.writer.read, "write_progress", "-")  # a process serves
-        client.portal.call(runtime.late_commits_settled)
+        client.portal.call(runtime.settled)
         listed = client.get("/api/v1/incidents", headers=as_("police")).json()
         stored = [i for i in listed if i["external_id"] == "cad-in-doubt"]
         if when == "before":

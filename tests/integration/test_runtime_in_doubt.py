@@ -39,7 +39,7 @@ async def test_a_close_the_store_took_in_doubt_frees_the_drone_once_it_is_known(
         assert runtime.fleet[drone].task_incident_id == incident  # undone: as if not stored
         point(link, "real")
         await runtime.writer.read("write_progress", "-")  # a store process serves again
-        await runtime.late_commits_settled()
+        await runtime.settled()
         # The close was stored: the drone is free, in memory and in the store alike.
         assert (await runtime.incident(incident)).incident.status is IncidentStatus.CLOSED
         state = runtime.fleet[drone]
@@ -78,7 +78,7 @@ async def test_decisions_in_flight_when_the_store_goes_away_unstored_leave_no_dr
         assert _held(runtime) == [] and runtime.fleet[first].status is DroneStatus.DOCKED
         point(link, "real")
         await runtime.writer.read("write_progress", "-")
-        await runtime.late_commits_settled()
+        await runtime.settled()
         assert runtime.store.list_incidents() == []  # never stored: nothing to act on
         assert _held(runtime) == []
     finally:

@@ -5,7 +5,7 @@ its audit events in one transaction, and only then published and acted on.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -51,8 +51,15 @@ class Changes(RuntimeState):
             pending.seal()
         if pending.written is None:
             return
+        # The write goes on if the caller stops waiting (its request cancelled, say); what
+        # follows the write must too, or memory would undo a change the store then keeps.
+        await asyncio.shield(self._in_background(self._after_write(pending, pending.written)))
+
+    async def _after_write(self, pending: _Pending, written: asyncio.Future[None]) -> None:
+        """Once the change's write is durable, publish and act on it; if it failed, undo
+        it in memory."""
         try:
-            await pending.written
+            await written
         except BaseException as exc:
             pending.undo()
             self._forget(pending)
@@ -62,6 +69,20 @@ class Changes(RuntimeState):
         pending.committed = list(pending.events)
         await self._publish(pending.committed)
         await self._act(pending)
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run ``work`` whether or not anyone waits for it (until shutdown)."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        task.add_done_callback(_retrieve)
+        return task
+
+    async def settled(self) -> None:
+        """Wait until the work started in the background (acting on changes written,
+        reconciling changes the store took late) is done."""
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
 
     async def _commit(
         self,
@@ -183,6 +204,14 @@ class _Pending(Change):
         self.committed = []
         self.launches.clear()
         self.recalls.clear()
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    """Take a finished background task's failure, so that asyncio does not report it as
+    never retrieved when nobody waited: whoever did was told, and the store worker logs
+    its own failures."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _latest(items: list[Incident], new: Incident) -> Incident:

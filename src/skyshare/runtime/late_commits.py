@@ -38,16 +38,9 @@ class LateCommits(Decisions):
         def settled(answer: asyncio.Future[bool]) -> None:
             if answer.cancelled() or not answer.result():
                 return  # not committed: undoing it was right
-            task = asyncio.get_running_loop().create_task(self._reconcile(change))
-            self._late.add(task)
-            task.add_done_callback(self._late.discard)
+            self._in_background(self._reconcile(change))
 
         committed.add_done_callback(settled)
-
-    async def late_commits_settled(self) -> None:
-        """Wait until every change found committed late has been acted on."""
-        while self._late:
-            await asyncio.gather(*self._late, return_exceptions=True)
 
     async def _reconcile(self, late: Change) -> None:
         log.warning("a change the store took while in doubt is acted on now")

@@ -81,7 +81,7 @@ class Runtime(Intake, Operators, FlightHooks, LateCommits, AirspaceControl, Read
         self._open = OpenIncidents()
         self._trackers = {}
         self._boroughs_geojson = None
-        self._late = set()
+        self._background = set()
 
     @classmethod
     async def create(
@@ -110,7 +110,7 @@ class Runtime(Intake, Operators, FlightHooks, LateCommits, AirspaceControl, Read
         return runtime
 
     async def shutdown(self) -> None:
-        for task in self._late:  # the store's record of those changes stands
+        for task in list(self._background):  # the store's record of those changes stands
             task.cancel()
         await self.bus.stop()
         await self.writer.stop()

@@ -103,4 +103,6 @@ class RuntimeState:
     _open: OpenIncidents
     _trackers: dict[str, ExcursionTracker]
     _boroughs_geojson: dict[str, Any] | None
-    _late: set[asyncio.Task[None]]  # acting on changes the store took while in doubt
+    # Acting on changes written whether or not their callers still wait, and on changes
+    # the store took while in doubt.
+    _background: set[asyncio.Task[None]]
