@@ -5,6 +5,7 @@ its audit events in one transaction, and only then published and acted on.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -16,9 +17,12 @@ from skyshare.domain import Assignment, Incident
 from skyshare.domain.events import Event, EventType
 from skyshare.runtime.fleet_book import FleetBook
 from skyshare.runtime.state import IncidentView, RuntimeState
-from skyshare.runtime.store_worker import StoreInDoubt
+from skyshare.runtime.store_worker import StoreInDoubt, StoreUnavailable
 from skyshare.store import StoredRestriction
 from skyshare.store.jobs import Write
+
+log = logging.getLogger(__name__)
+FACT_RETRY_S = 1.0  # while the store is away, a fact's write is made again this often
 
 
 @dataclass
@@ -32,15 +36,20 @@ class Change:
     events: list[Event] = field(default_factory=list)
     launches: list[tuple[Incident, Assignment]] = field(default_factory=list)
     recalls: list[tuple[str, str]] = field(default_factory=list)
+    committed: list[Event] = field(default_factory=list)  # the events, once durable
 
 
 class Changes(RuntimeState):
     """The lock, the write, the open-incident cache, publication and commands."""
 
     @asynccontextmanager
-    async def _exclusive(self) -> AsyncIterator[_Pending]:
+    async def _exclusive(self, *, fact: bool = False) -> AsyncIterator[_Pending]:
         """One decision at a time. The lock is released before the write is durable (see
-        StoreWorker); if the write then fails, the drones this change set are put back."""
+        StoreWorker); if the write then fails, the drones this change set are put back.
+
+        A ``fact`` records what happened to an aircraft (it launched, landed, was lost):
+        it stands in memory whatever the store does, and its caller (the flight) goes on
+        when the store is away; its write is made again until the store takes it."""
         async with self._lock:
             pending = _Pending(self.fleet)
             try:
@@ -53,22 +62,55 @@ class Changes(RuntimeState):
             return
         # The write goes on if the caller stops waiting (its request cancelled, say); what
         # follows the write must too, or memory would undo a change the store then keeps.
-        await asyncio.shield(self._in_background(self._after_write(pending, pending.written)))
+        await asyncio.shield(
+            self._in_background(self._after_write(pending, pending.written, fact=fact))
+        )
 
-    async def _after_write(self, pending: _Pending, written: asyncio.Future[None]) -> None:
+    async def _after_write(
+        self, pending: _Pending, written: asyncio.Future[None], *, fact: bool
+    ) -> None:
         """Once the change's write is durable, publish and act on it; if it failed, undo
-        it in memory."""
+        it in memory (a fact: write it again, in the background)."""
         try:
             await written
-        except BaseException as exc:
+        except StoreUnavailable as exc:
+            if fact:
+                self._in_background(self._write_again(pending, exc))
+                return
             pending.undo()
             self._forget(pending)
             if isinstance(exc, StoreInDoubt):
                 self._in_doubt(pending, exc.committed)
             raise
-        pending.committed = list(pending.events)
-        await self._publish(pending.committed)
-        await self._act(pending)
+        except BaseException:
+            pending.undo()
+            self._forget(pending)
+            raise
+        await self._durable(pending)
+
+    async def _durable(self, change: Change) -> None:
+        """The change is stored: publish it, then act on it."""
+        change.committed = list(change.events)
+        await self._publish(change.committed)
+        await self._act(change)
+
+    async def _write_again(self, change: Change, failure: StoreUnavailable) -> None:
+        """A fact the store did not take: write it again, as memory has it now (later
+        changes included), until the store takes it; then publish and act on it."""
+        log.warning("the store did not take what happened to %s: it is kept", _about(change))
+        while True:
+            if isinstance(failure, StoreInDoubt):
+                if await failure.committed:  # the store has it after all
+                    break
+            else:
+                await asyncio.sleep(FACT_RETRY_S)  # the store is away: not spun on
+            try:
+                await self.writer.write(self._write_of(change, current=True))
+                break
+            except StoreUnavailable as exc:
+                failure = exc
+        log.warning("what happened to %s is stored now", _about(change))
+        await self._durable(change)
 
     def _in_background(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run ``work`` whether or not anyone waits for it (until shutdown)."""
@@ -94,26 +136,52 @@ class Changes(RuntimeState):
     ) -> None:
         """Queue the change's write. It is awaited when the lock is released (or here, with
         ``wait``), and the change is published and acted on only once it is durable."""
-        now = self.clock.now()
-        drones = [self.fleet.record(d, now) for d in sorted(change.drones)]
+        change.written = self.writer.write(self._write_of(change, restriction, lifted))
+        self._remember(change)
+        if wait:
+            await change.written
 
+    def _write_of(
+        self,
+        change: Change,
+        restriction: StoredRestriction | None = None,
+        lifted: tuple[str, datetime] | None = None,
+        *,
+        current: bool = False,
+    ) -> Write:
+        """The change as one write: its records, then its events. ``current``: the records
+        as memory has them now (for a write made again later: no older state over newer)."""
+        now = self.clock.now()
+        new = change.new_incident
+        incidents = _unique_latest(change.incidents)
+        assignments = _unique_latest(change.assignments)
+        if current:
+            new = None if new is None else self._now_of_incident(new)
+            incidents = [self._now_of_incident(i) for i in incidents]
+            assignments = [self._now_of_assignment(a) for a in assignments]
         calls: list[tuple[str, tuple[Any, ...]]] = []
-        if change.new_incident is not None:
-            calls.append(("add_incident", (_latest(change.incidents, change.new_incident),)))
-        for incident in _unique_latest(change.incidents):
-            if change.new_incident is None or incident.id != change.new_incident.id:
+        if new is not None:
+            calls.append(("add_incident", (_latest(incidents, new),)))
+        for incident in incidents:
+            if new is None or incident.id != new.id:
                 calls.append(("update_incident", (incident,)))
-        calls += [("save_assignment", (a,)) for a in _unique_latest(change.assignments)]
-        calls += [("save_drone_state", (state,)) for state in drones]
+        calls += [("save_assignment", (a,)) for a in assignments]
+        calls += [("save_drone_state", (self.fleet.record(d, now),)) for d in sorted(change.drones)]
         if restriction is not None:
             calls.append(("save_restriction", (restriction,)))
         if lifted is not None:
             calls.append(("end_restriction", lifted))
         calls += [("append", (event,)) for event in change.events]
-        change.written = self.writer.write(Write(tuple(calls)))
-        self._remember(change)
-        if wait:
-            await change.written
+        return Write(tuple(calls))
+
+    def _now_of_incident(self, incident: Incident) -> Incident:
+        known = self._open.get(incident.id)
+        return incident if known is None else known.incident
+
+    def _now_of_assignment(self, assignment: Assignment) -> Assignment:
+        known = self._open.get(assignment.incident_id)
+        found = [a for a in known.assignments if a.id == assignment.id] if known else []
+        return found[0] if found else assignment
 
     def _remember(self, change: Change) -> None:
         """Bring the open-incident cache up to the change just queued for writing."""
@@ -151,7 +219,7 @@ class Changes(RuntimeState):
         for event in events:
             await self.bus.publish(event)
 
-    async def _act(self, change: _Pending) -> None:
+    async def _act(self, change: Change) -> None:
         """After the commit: command the aircraft."""
         if self.flights is None or not change.committed:
             return
@@ -216,6 +284,10 @@ def _retrieve(task: asyncio.Task[None]) -> None:
 
 def _latest(items: list[Incident], new: Incident) -> Incident:
     return next((i for i in reversed(items) if i.id == new.id), new)
+
+
+def _about(change: Change) -> str:
+    return ", ".join(sorted(change.drones)) or ", ".join(e.subject for e in change.events)
 
 
 def _unique_latest(items: list[Any]) -> list[Any]:

@@ -26,24 +26,31 @@ from skyshare.runtime.airspace_control import AirspaceControl
 from skyshare.runtime.changes import Change
 from skyshare.runtime.decisions import Decisions
 from skyshare.runtime.state import DISPATCHER, LIVE
+from skyshare.runtime.store_worker import StoreUnavailable
 from skyshare.store.jobs import Write
 
 CHARGE_PCT_PER_S = 100.0 / 2400.0  # a dock fills a pack in about 40 minutes
 
 
 class FlightHooks(Decisions, AirspaceControl):
-    """Called by ``runtime.flights`` as a sortie launches, arrives, returns, lands or fails."""
+    """Called by ``runtime.flights`` as a sortie launches, arrives, returns, lands or fails.
+
+    What they record happened (``_exclusive(fact=True)``): it stands in memory, and the
+    flight goes on, while the store is away; the store is told once it is back."""
 
     async def flight_event(self, drone_id: str, kind: EventType, data: dict[str, Any]) -> None:
         """Record something that happened to a drone (a command, a warning). It changes no
         state, so it is appended to the audit log without waiting for the decision lock."""
         event = self._drone_event(kind, drone_id, data)
-
-        await self.writer.write(Write((("append", (event,)),)))
+        try:
+            await self.writer.write(Write((("append", (event,)),)))
+        except StoreUnavailable as exc:
+            self._in_background(self._write_again(Change(events=[event]), exc))
+            return
         await self._publish([event])
 
     async def flight_started(self, drone_id: str, incident: Incident, route: Route) -> None:
-        async with self._exclusive() as change:
+        async with self._exclusive(fact=True) as change:
             self.fleet.update(drone_id, status=DroneStatus.EN_ROUTE)
             self._routes[drone_id] = ActiveFlight(
                 drone_id, incident.agency, route, self.airspace_permissions()
@@ -66,7 +73,7 @@ class FlightHooks(Decisions, AirspaceControl):
             await self._commit(change)
 
     async def flight_on_scene(self, drone_id: str, incident: Incident) -> None:
-        async with self._exclusive() as change:
+        async with self._exclusive(fact=True) as change:
             self.fleet.update(drone_id, status=DroneStatus.ON_SCENE)
             await self._task_status(change, drone_id, None, IncidentStatus.ON_SCENE)
             change.events.append(
@@ -82,7 +89,7 @@ class FlightHooks(Decisions, AirspaceControl):
         one it reaches for the least energy by a route legal for ``agency`` (the sortie's;
         by default the owner's), as the dispatcher planned its way back. With no legal
         route to any, the nearest by straight line."""
-        async with self._exclusive() as change:
+        async with self._exclusive(fact=True) as change:
             await self._task_status(change, drone_id, AssignmentStatus.COMPLETED, None)
             room = docks_with_room(self.network, self.fleet, drone_id)
             rules = agency or self.network.drones[drone_id].owner
@@ -113,7 +120,7 @@ class FlightHooks(Decisions, AirspaceControl):
         failsafe's RTL lands where it took off, a LAND where it is, not on the dock chosen
         for it); the dock there is the one it is on. Down on no dock, it is out of service
         where it lies until a crew recovers it (``return_to_service``)."""
-        async with self._exclusive() as change:
+        async with self._exclusive(fact=True) as change:
             site = dock_under(self.network, where) if where is not None else None
             stranded = where is not None and site is None
             if site is not None:
@@ -162,7 +169,7 @@ class FlightHooks(Decisions, AirspaceControl):
     async def request_relief(self, incident_id: str, drone_id: str) -> Assignment | None:
         """The drone on scene is running low and the call still needs cover: send the best
         other drone at once (the overwatch was approved already). None if none can come."""
-        async with self._exclusive() as change:
+        async with self._exclusive(fact=True) as change:
             view = await self.incident(incident_id)
             if not view.incident.status.is_open:
                 return None
@@ -218,7 +225,7 @@ class FlightHooks(Decisions, AirspaceControl):
     async def _hand_on(
         self, drone_id: str, kind: EventType, reason: str, airborne_status: DroneStatus
     ) -> None:
-        async with self._exclusive() as change:
+        async with self._exclusive(fact=True) as change:
             state = self.fleet[drone_id]
             incident_id = state.task_incident_id
             change.events.append(

@@ -1,0 +1,57 @@
+"""What happens to an aircraft stands while the store is away: the flight is told nothing
+failed, memory keeps the fact, and the store is told (once) when it is back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from skyshare.config import Settings
+from skyshare.domain import DroneStatus
+from skyshare.domain.events import EventType
+from skyshare.runtime import store_worker
+from skyshare.runtime.clock import ManualClock
+from skyshare.runtime.runtime import Runtime
+from tests.integration.dying_store import dies_once, linked_database, point
+
+CALL = {"agency": "police", "priority": "P1", "kind": "burglary", "lat": 51.5517, "lon": -0.1588}
+FACTS = {EventType.DRONE_RETURNING, EventType.DRONE_LANDED, EventType.BATTERY_LOW}
+
+
+async def test_a_drone_that_comes_home_while_the_store_is_away_is_home_once_it_is_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    link, url = linked_database(tmp_path)
+    trigger = dies_once(monkeypatch, "before", tmp_path)
+    monkeypatch.setattr(store_worker, "RESTART_TRIES_BEFORE_FAILING", 1)  # fail sooner
+    clock = ManualClock(datetime(2026, 12, 7, 8, 0, tzinfo=UTC))
+    runtime = await Runtime.create(Settings(database_url=url, mqtt_url=None), clock=clock)
+    published = runtime.bus.subscribe(FACTS)
+    try:
+        submitted = await runtime.submit(CALL, actor="test")  # police P1: launched at once
+        assert submitted.assignment is not None
+        drone = submitted.assignment.drone_id
+        home = runtime.network.sites[runtime.network.drones[drone].home_site_id]
+        trigger.write_text(str(link))  # the next write is the store process's last
+        # None of these raises: the sortie that reports them flies on.
+        dock = await runtime.flight_returning(drone, "task complete", home.position)
+        await runtime.flight_event(drone, EventType.BATTERY_LOW, {"remaining_pct": 24.0})
+        await runtime.flight_landed(drone)
+        state = runtime.fleet[drone]
+        assert state.status in (DroneStatus.CHARGING, DroneStatus.DOCKED)
+        assert state.task_incident_id is None and dock == home.id
+        point(link, "real")
+        await runtime.settled()
+        stored = runtime.store.drone_states()[drone]
+        assert (stored.status, stored.incident_id) == (state.status, None)
+        trail = [s.event.type for s in runtime.store.events(subject=drone)]
+        assert sorted(t for t in trail if t in FACTS) == sorted(FACTS)  # each once
+        assert runtime.store.verify_audit_chain().ok
+        published.close()
+        assert sorted([e.type async for e in published]) == sorted(FACTS)
+        again = await runtime.submit({**CALL, "lon": -0.1500}, actor="test")
+        assert again.assignment is not None  # the store is writable again
+    finally:
+        await runtime.shutdown()
