@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,18 @@ class Flying:
             kinds = [f"{e.type}:{e.subject}" for e in self.events]
             raise AssertionError(f"no {what} within {timeout_s} s; events: {kinds}") from None
 
+    async def wait_until(
+        self, condition: Callable[[], bool], timeout_s: float = 60, what: str = "state"
+    ) -> None:
+        """Wait (wall seconds) until ``condition`` holds of the runtime's memory, looking
+        each 50 ms: for what is not published (while the store is away, nothing is)."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                while not condition():
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            raise AssertionError(f"no {what} within {timeout_s} s") from None
+
     def of(self, kind: EventType, subject: str | None = None) -> list[Event]:
         return [
             e for e in self.events if e.type is kind and (subject is None or e.subject == subject)
@@ -54,9 +67,14 @@ class Flying:
 
 @pytest.fixture
 async def flying(tmp_path: Path) -> AsyncIterator[Flying]:
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'e2e.db'}", mqtt_url=None, network_file=NETWORK
-    )
+    async with flying_on(f"sqlite:///{tmp_path / 'e2e.db'}") as started:
+        yield started
+
+
+@asynccontextmanager
+async def flying_on(database_url: str) -> AsyncIterator[Flying]:
+    """The runtime and its simulated fleet, on the store at ``database_url``."""
+    settings = Settings(database_url=database_url, mqtt_url=None, network_file=NETWORK)
     runtime = await Runtime.create(settings, clock=ScaledClock(SPEEDUP))
     fleet = await start_simulated_fleet(runtime, speedup=SPEEDUP, seed=7, boot_scale=0.2)
     flying = Flying(runtime, fleet, [])
