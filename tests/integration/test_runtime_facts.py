@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from skyshare.config import Settings
-from skyshare.domain import DroneStatus
+from skyshare.domain import DroneStatus, IncidentStatus
 from skyshare.domain.events import EventType
 from skyshare.runtime import store_worker
+from skyshare.runtime.changes import Change
 from skyshare.runtime.clock import ManualClock
 from skyshare.runtime.runtime import Runtime
 from tests.integration.dying_store import dies_once, linked_database, point
@@ -53,5 +54,29 @@ async def test_a_drone_that_comes_home_while_the_store_is_away_is_home_once_it_i
         assert sorted([e.type async for e in published]) == sorted(FACTS)
         again = await runtime.submit({**CALL, "lon": -0.1500}, actor="test")
         assert again.assignment is not None  # the store is writable again
+    finally:
+        await runtime.shutdown()
+
+
+async def test_a_fact_written_again_late_does_not_open_a_call_closed_since(
+    tmp_path: Path,
+) -> None:
+    """A fact the store missed is written again from memory as it is then: a call closed
+    meanwhile (and stored closed) stays closed; the drone's state is memory's."""
+    clock = ManualClock(datetime(2026, 12, 7, 8, 0, tzinfo=UTC))
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    runtime = await Runtime.create(Settings(database_url=url, mqtt_url=None), clock=clock)
+    try:
+        submitted = await runtime.submit(CALL, actor="test")
+        assert submitted.assignment is not None
+        drone, incident = submitted.assignment.drone_id, submitted.incident.id
+        await runtime.flight_on_scene(drone, submitted.incident)
+        on_scene = (await runtime.incident(incident)).incident
+        missed = Change(incidents=[on_scene], drones={drone})  # as if the store missed it
+        await runtime.close_incident(incident, actor="test", reason="all clear")
+        await runtime.writer.write(runtime._write_of(missed, current=True))
+        assert runtime.store.get_incident(incident).status is IncidentStatus.CLOSED
+        stored, state = runtime.store.drone_states()[drone], runtime.fleet[drone]
+        assert (stored.status, stored.incident_id) == (state.status, state.task_incident_id)
     finally:
         await runtime.shutdown()

@@ -150,15 +150,17 @@ class Changes(RuntimeState):
         current: bool = False,
     ) -> Write:
         """The change as one write: its records, then its events. ``current``: the records
-        as memory has them now (for a write made again later: no older state over newer)."""
+        as memory has them now (for a write made again later: no older state over newer);
+        a call no longer open in memory is left as the store has it (a later change closed
+        it, say: it must not be opened again)."""
         now = self.clock.now()
         new = change.new_incident
         incidents = _unique_latest(change.incidents)
         assignments = _unique_latest(change.assignments)
         if current:
-            new = None if new is None else self._now_of_incident(new)
-            incidents = [self._now_of_incident(i) for i in incidents]
-            assignments = [self._now_of_assignment(a) for a in assignments]
+            new = None if new is None else self._open_now(new.id)
+            incidents = [i for i in map(self._open_now, (i.id for i in incidents)) if i]
+            assignments = [a for a in map(self._assignment_now, assignments) if a]
         calls: list[tuple[str, tuple[Any, ...]]] = []
         if new is not None:
             calls.append(("add_incident", (_latest(incidents, new),)))
@@ -174,14 +176,14 @@ class Changes(RuntimeState):
         calls += [("append", (event,)) for event in change.events]
         return Write(tuple(calls))
 
-    def _now_of_incident(self, incident: Incident) -> Incident:
-        known = self._open.get(incident.id)
-        return incident if known is None else known.incident
+    def _open_now(self, incident_id: str) -> Incident | None:
+        known = self._open.get(incident_id)
+        return None if known is None else known.incident
 
-    def _now_of_assignment(self, assignment: Assignment) -> Assignment:
+    def _assignment_now(self, assignment: Assignment) -> Assignment | None:
         known = self._open.get(assignment.incident_id)
         found = [a for a in known.assignments if a.id == assignment.id] if known else []
-        return found[0] if found else assignment
+        return found[0] if found else None
 
     def _remember(self, change: Change) -> None:
         """Bring the open-incident cache up to the change just queued for writing."""

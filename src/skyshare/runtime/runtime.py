@@ -14,6 +14,7 @@ intake, operators, flight_hooks, late_commits, airspace_control, decisions and c
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from skyshare.airspace import zones_from_geojson
 from skyshare.bus import Bus, InProcessBus, MqttBus
@@ -54,6 +55,8 @@ __all__ = [
     "Runtime",
     "Submission",
 ]
+
+log = logging.getLogger(__name__)
 
 
 class Runtime(Intake, Operators, FlightHooks, LateCommits, AirspaceControl, Reads):
@@ -110,7 +113,13 @@ class Runtime(Intake, Operators, FlightHooks, LateCommits, AirspaceControl, Read
         return runtime
 
     async def shutdown(self) -> None:
-        for task in list(self._background):  # the store's record of those changes stands
+        if self._background:
+            log.warning(
+                "stopping with %d changes still to be stored or acted on: the store's record "
+                "stands",
+                len(self._background),
+            )
+        for task in list(self._background):
             task.cancel()
         await self.bus.stop()
         await self.writer.stop()
