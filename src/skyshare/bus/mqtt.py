@@ -86,6 +86,7 @@ class MqttBus:
         self._fanout = Fanout()
         self._outbox = Outbox(outbox_size)
         self._inbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(maxsize=10_000)
+        self._taking_in = 0  # 1 while a control-room message is being taken in
         self._connected = asyncio.Event()
         self._attempted = asyncio.Event()  # the first connection attempt has an outcome
         self._refused: MqttConnectError | None = None
@@ -140,6 +141,12 @@ class MqttBus:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._drain_timeout_s):
                     await self._inbox.join()
+            if self._inbox.qsize() or self._taking_in:
+                log.warning(
+                    "MQTT bus stopped with %d control-room calls not taken in (the store "
+                    "away?): their control rooms must send them again",
+                    self._inbox.qsize() + self._taking_in,
+                )
         self._stopped = True
         if self._connected.is_set():
             with contextlib.suppress(TimeoutError):
@@ -326,6 +333,7 @@ class MqttBus:
         assert self._intake is not None
         while True:
             agency, raw = await self._inbox.get()
+            self._taking_in = 1
             try:
                 reply = await take_in(agency, raw, self._intake, self.prefix)
                 if reply.accepted:
@@ -335,6 +343,7 @@ class MqttBus:
                     log.info("rejected CAD message from %s: %s", agency, reply.body["reason"])
                 self._outbox.put(reply.topic, _encode(reply.body))
             finally:
+                self._taking_in = 0
                 self._inbox.task_done()
 
 

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from skyshare.domain import Assignment, GeoPoint, Incident, InputError
 from skyshare.domain.events import EventType
 from skyshare.intake import IncidentRequest, parse_incident_request
 from skyshare.runtime.decisions import Decisions
+from skyshare.runtime.store_worker import StoreInDoubt, StoreUnavailable
 from skyshare.store import DuplicateIncident
+
+log = logging.getLogger(__name__)
+CAD_RETRY_S = 1.0  # while the store is away, a control room's call is tried this often
+
+
+def new_incident_id() -> str:
+    return f"inc-{uuid.uuid4().hex[:12]}"
 
 
 @dataclass(frozen=True)
@@ -24,8 +35,16 @@ class Submission:
 class Intake(Decisions):
     """Receiving calls; a repeat of a known call is answered, not recorded again."""
 
-    async def submit(self, payload: Mapping[str, Any], *, actor: str) -> Submission:
-        """Validate a call, record it and propose a drone; idempotent on external_id."""
+    async def submit(
+        self,
+        payload: Mapping[str, Any],
+        *,
+        actor: str,
+        incident_id: str | None = None,
+        received_at: datetime | None = None,
+    ) -> Submission:
+        """Validate a call, record it and propose a drone; idempotent on external_id.
+        ``incident_id`` and ``received_at``: the new incident's (default: a fresh id, now)."""
         request = parse_incident_request(payload, self.network, self.world.area)
         # A repeat of an open call is answered from memory. A repeat of an older one is
         # refused by the database's unique (agency, external_id) and answered below, so
@@ -35,15 +54,19 @@ class Intake(Decisions):
             if known is not None:
                 return await self._existing(known.incident)
         try:
-            return await self._receive(request, actor)
+            return await self._receive(
+                request, actor, incident_id or new_incident_id(), received_at
+            )
         except DuplicateIncident as dup:  # sent twice at once: the database kept the first
             return await self._existing(dup.existing)
 
-    async def _receive(self, request: IncidentRequest, actor: str) -> Submission:
+    async def _receive(
+        self, request: IncidentRequest, actor: str, incident_id: str, received_at: datetime | None
+    ) -> Submission:
         async with self._exclusive() as change:
-            now = self.clock.now()
+            now = received_at or self.clock.now()
             incident = Incident(
-                id=f"inc-{uuid.uuid4().hex[:12]}",
+                id=incident_id,
                 agency=request.agency,
                 priority=request.priority,
                 kind=request.kind,
@@ -74,12 +97,34 @@ class Intake(Decisions):
         return Submission(incident, assignment, created=True)
 
     async def intake_from_cad(self, agency: str, payload: dict[str, Any]) -> Incident:
-        """The MQTT door: the topic names the agency, and the payload may not contradict it."""
+        """The MQTT door: the topic names the agency, and the payload may not contradict it.
+
+        The control room has handed the call over (the broker has its acknowledgement), so
+        a store that is away does not bounce it: it is held, and taken in (once, under one
+        incident id) when the store is back."""
         if payload.get("agency", agency) != agency:
             raise InputError(
                 "agency", f"{payload['agency']!r} does not match the topic's agency {agency!r}"
             )
-        submission = await self.submit({**payload, "agency": agency}, actor=f"cad:{agency}")
+        call, incident_id, waited = {**payload, "agency": agency}, new_incident_id(), False
+        received = self.clock.now()
+        while True:
+            try:
+                submission = await self.submit(
+                    call, actor=f"cad:{agency}", incident_id=incident_id, received_at=received
+                )
+                break
+            except StoreUnavailable as exc:
+                if not waited:
+                    log.warning("a call from %s waits for the store: %s", agency, exc)
+                    waited = True
+                if isinstance(exc, StoreInDoubt):
+                    if await exc.committed:  # it was stored: it is acted on (late_commits)
+                        return (await self.incident(incident_id)).incident
+                else:
+                    await asyncio.sleep(CAD_RETRY_S)  # the store is away: not spun on
+        if waited:
+            log.warning("the call from %s is taken in: %s", agency, incident_id)
         return submission.incident
 
     async def _existing(self, incident: Incident) -> Submission:
