@@ -186,6 +186,9 @@ class FlightDirector:
             self._return_home(drone_id, reason), name=f"return-{drone_id}"
         )
 
+    def airborne(self, drone_id: str) -> bool:
+        return self._vehicle(drone_id).state.airborne
+
     # --- one sortie ------------------------------------------------------------------
 
     def _vehicle(self, drone_id: str) -> Vehicle:

@@ -30,6 +30,7 @@ from skyshare.runtime.intake import Intake, Submission
 from skyshare.runtime.late_commits import LateCommits
 from skyshare.runtime.operators import Operators
 from skyshare.runtime.reads import Reads
+from skyshare.runtime.resume import Resume
 from skyshare.runtime.state import (
     DISPATCHER,
     LIVE,
@@ -59,7 +60,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class Runtime(Intake, Operators, FlightHooks, LateCommits, AirspaceControl, Reads):
+class Runtime(Intake, Operators, Resume, FlightHooks, LateCommits, AirspaceControl, Reads):
     """Owns the live state of the network and every change to it."""
 
     def __init__(

@@ -161,6 +161,7 @@ async def start_simulated_fleet(
     director = FlightDirector(runtime, manager, system_ids, speedup=speedup)
     await director.start()
     runtime.flights = director
+    await runtime.resume_flights()  # what was under way when the service last stopped
     fleet = SimulatedFleet(simulator, manager, director, system_ids, child)
     fleet.crew = asyncio.create_task(fleet._carry_recovered(runtime), name="simulated-crew")
     return fleet

@@ -38,6 +38,8 @@ class FlightControl(Protocol):
 
     async def recall(self, drone_id: str, reason: str) -> None: ...
 
+    def airborne(self, drone_id: str) -> bool: ...
+
 
 @dataclass(frozen=True)
 class IncidentView:
