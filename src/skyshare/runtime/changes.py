@@ -17,7 +17,7 @@ from skyshare.domain import Assignment, Incident
 from skyshare.domain.events import Event, EventType
 from skyshare.runtime.fleet_book import FleetBook
 from skyshare.runtime.state import IncidentView, RuntimeState
-from skyshare.runtime.store_worker import StoreInDoubt, StoreUnavailable
+from skyshare.runtime.store_worker import StoreInDoubt, StoreUnavailable, until_taken
 from skyshare.store import StoredRestriction
 from skyshare.store.jobs import Write
 
@@ -98,17 +98,9 @@ class Changes(RuntimeState):
         """A fact the store did not take: write it again, as memory has it now (later
         changes included), until the store takes it; then publish and act on it."""
         log.warning("the store did not take what happened to %s: it is kept", _about(change))
-        while True:
-            if isinstance(failure, StoreInDoubt):
-                if await failure.committed:  # the store has it after all
-                    break
-            else:
-                await asyncio.sleep(FACT_RETRY_S)  # the store is away: not spun on
-            try:
-                await self.writer.write(self._write_of(change, current=True))
-                break
-            except StoreUnavailable as exc:
-                failure = exc
+        await until_taken(
+            failure, lambda: self.writer.write(self._write_of(change, current=True)), FACT_RETRY_S
+        )
         log.warning("what happened to %s is stored now", _about(change))
         await self._durable(change)
 
@@ -278,10 +270,14 @@ class _Pending(Change):
 
 def _retrieve(task: asyncio.Task[None]) -> None:
     """Take a finished background task's failure, so that asyncio does not report it as
-    never retrieved when nobody waited: whoever did was told, and the store worker logs
-    its own failures."""
-    if not task.cancelled():
-        task.exception()
+    never retrieved when nobody waited. The store's failures are the store worker's to
+    log (and a waiting caller's to answer); anything else is said here, as nobody may be
+    waiting to."""
+    if task.cancelled():
+        return
+    failure = task.exception()
+    if failure is not None and not isinstance(failure, StoreUnavailable):
+        log.error("acting on a written change failed: %r", failure, exc_info=failure)
 
 
 def _latest(items: list[Incident], new: Incident) -> Incident:

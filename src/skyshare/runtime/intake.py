@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Mapping
@@ -14,7 +13,7 @@ from skyshare.domain import Assignment, GeoPoint, Incident, InputError
 from skyshare.domain.events import EventType
 from skyshare.intake import IncidentRequest, parse_incident_request
 from skyshare.runtime.decisions import Decisions
-from skyshare.runtime.store_worker import StoreInDoubt, StoreUnavailable
+from skyshare.runtime.store_worker import StoreUnavailable, until_taken
 from skyshare.store import DuplicateIncident
 
 log = logging.getLogger(__name__)
@@ -106,26 +105,23 @@ class Intake(Decisions):
             raise InputError(
                 "agency", f"{payload['agency']!r} does not match the topic's agency {agency!r}"
             )
-        call, incident_id, waited = {**payload, "agency": agency}, new_incident_id(), False
+        call, incident_id = {**payload, "agency": agency}, new_incident_id()
         received = self.clock.now()
-        while True:
-            try:
-                submission = await self.submit(
-                    call, actor=f"cad:{agency}", incident_id=incident_id, received_at=received
-                )
-                break
-            except StoreUnavailable as exc:
-                if not waited:
-                    log.warning("a call from %s waits for the store: %s", agency, exc)
-                    waited = True
-                if isinstance(exc, StoreInDoubt):
-                    if await exc.committed:  # it was stored: it is acted on (late_commits)
-                        return (await self.incident(incident_id)).incident
-                else:
-                    await asyncio.sleep(CAD_RETRY_S)  # the store is away: not spun on
-        if waited:
-            log.warning("the call from %s is taken in: %s", agency, incident_id)
-        return submission.incident
+
+        async def take_in() -> Submission:  # each try the same call: one id, one arrival
+            return await self.submit(
+                call, actor=f"cad:{agency}", incident_id=incident_id, received_at=received
+            )
+
+        try:
+            return (await take_in()).incident
+        except StoreUnavailable as exc:
+            log.warning("a call from %s waits for the store: %s", agency, exc)
+            taken = await until_taken(exc, take_in, CAD_RETRY_S)
+        log.warning("the call from %s is taken in: %s", agency, incident_id)
+        if taken is None:  # stored after all, and acted on (late_commits)
+            return (await self.incident(incident_id)).incident
+        return taken.incident
 
     async def _existing(self, incident: Incident) -> Submission:
         view = await self.incident(incident.id)

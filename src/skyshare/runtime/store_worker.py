@@ -34,12 +34,14 @@ import sys
 import threading
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from skyshare.store import Store, StoreError, WriterProgress
 from skyshare.store import server as store_server
 from skyshare.store.jobs import Job, Read, Write, serve, sort_out
 from skyshare.store.server import Frames, frame
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 RESTART_DELAY_S = 0.5
@@ -58,6 +60,24 @@ class StoreInDoubt(StoreUnavailable):
     def __init__(self, reason: str, committed: asyncio.Future[bool]) -> None:
         super().__init__(reason)
         self.committed = committed
+
+
+async def until_taken(
+    failure: StoreUnavailable, again: Callable[[], Awaitable[T]], pause_s: float
+) -> T | None:
+    """After ``failure``, make ``again`` until the store takes it: at once when a process
+    serves again after a write in doubt (None, making nothing, if that write was committed
+    after all), else every ``pause_s`` while the store is away (it is not spun on)."""
+    while True:
+        if isinstance(failure, StoreInDoubt):
+            if await failure.committed:
+                return None
+        else:
+            await asyncio.sleep(pause_s)
+        try:
+            return await again()
+        except StoreUnavailable as exc:
+            failure = exc
 
 
 class StoreWorker:
