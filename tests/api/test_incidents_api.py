@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from skyshare.api.app import create_app
 from skyshare.config import Settings
-from tests.integration.dying_store import dies_once, linked_database, point
+from tests.integration.dying_store import dies_once
 
 from .conftest import as_, settings_for
 
@@ -218,9 +218,8 @@ def test_a_call_taken_as_the_store_went_away_is_acted_on_once_the_store_says_it_
     call may have been stored. Once the store is back, a stored call is proposed a drone
     afresh, with the withdrawn proposal in its trail; one never stored is not there, and
     the retry records it. Memory and store agree: a restart shows the same drones held."""
-    link, url = linked_database(tmp_path)
-    trigger = dies_once(monkeypatch, when, tmp_path)
-    settings = settings_for(tmp_path).model_copy(update={"database_url": url})
+    dying = dies_once(monkeypatch, when, tmp_path)
+    settings = settings_for(tmp_path).model_copy(update={"database_url": dying.url})
     body = call(external_id="cad-in-doubt")
 
     def held(client: TestClient) -> list[tuple[str, str, str]]:
@@ -229,10 +228,10 @@ def test_a_call_taken_as_the_store_went_away_is_acted_on_once_the_store_says_it_
 
     with TestClient(create_app(settings)) as client:
         runtime = client.app.state.runtime  # type: ignore[attr-defined]
-        trigger.write_text(str(link))
+        dying.die_at_next_write()
         lost = client.post("/api/v1/incidents", json=body, headers=as_("police"))
         assert lost.status_code == 503 and "may have been stored" in lost.json()["detail"]
-        point(link, "real")  # the database is back
+        dying.come_back()  # the database is back
         client.portal.call(runtime.writer.read, "write_progress", "-")  # a process serves
         client.portal.call(runtime.settled)
         listed = client.get("/api/v1/incidents", headers=as_("police")).json()

@@ -9,8 +9,7 @@ import pytest
 
 from skyshare.domain import DroneStatus
 from skyshare.domain.events import EventType
-from skyshare.runtime import store_worker
-from tests.integration.dying_store import dies_once, linked_database, point
+from tests.integration.dying_store import dies_once
 
 from .conftest import flying_on
 
@@ -20,10 +19,8 @@ HIGHBURY = {"lat": 51.5490, "lon": -0.0950}
 async def test_a_sortie_flies_on_while_the_store_is_away(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    link, url = linked_database(tmp_path)
-    trigger = dies_once(monkeypatch, "before", tmp_path)
-    monkeypatch.setattr(store_worker, "RESTART_TRIES_BEFORE_FAILING", 1)  # fail sooner
-    async with flying_on(url) as flying:
+    dying = dies_once(monkeypatch, "before", tmp_path)
+    async with flying_on(dying.url) as flying:
         runtime = flying.runtime
         made = await runtime.submit(
             {"agency": "police", "priority": "P1", "kind": "burglary", **HIGHBURY}, actor="cad"
@@ -33,7 +30,7 @@ async def test_a_sortie_flies_on_while_the_store_is_away(
         await flying.wait_event(
             lambda e: e.type is EventType.DRONE_LAUNCHED and e.subject == drone, 30, "launch"
         )
-        trigger.write_text(str(link))  # the next thing the flight reports kills the store
+        dying.die_at_next_write()  # the next thing the flight reports kills the store
         aircraft = flying.fleet.simulator.vehicles[flying.fleet.system_ids[drone] - 1]
         # With the store away (its writes given up on), the sortie goes on: on scene, the
         # overwatch orbit is commanded.
@@ -42,7 +39,7 @@ async def test_a_sortie_flies_on_while_the_store_is_away(
         )
         assert runtime.fleet[drone].status is DroneStatus.ON_SCENE
         assert flying.of(EventType.DRONE_ON_SCENE) == []  # not stored, so not published
-        point(link, "real")
+        dying.come_back()
         await flying.wait_event(
             lambda e: e.type is EventType.DRONE_ON_SCENE and e.subject == drone, 30, "on scene"
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,15 +43,35 @@ def linked_database(folder: Path, name: str = "store.db") -> tuple[Path, str]:
     return link, f"sqlite:///{link / name}"
 
 
-def dies_once(monkeypatch: pytest.MonkeyPatch, when: str, folder: Path) -> Path:
-    """Make the store processes started from now on this module, dying ``when`` (before
-    or after committing) once the returned trigger file is written (with the link's path)."""
-    from skyshare.runtime.store_worker import StoreWorker  # not in the store's process
+@dataclass(frozen=True)
+class DyingStore:
+    """A database reached through ``link`` (at ``url``), whose store process dies at the
+    next write once ``die_at_next_write`` is called, and stays away until ``come_back``."""
 
+    link: Path
+    url: str
+    trigger: Path
+
+    def die_at_next_write(self) -> None:
+        self.trigger.write_text(str(self.link))
+
+    def come_back(self) -> None:
+        point(self.link, "real")
+
+
+def dies_once(monkeypatch: pytest.MonkeyPatch, when: str, folder: Path) -> DyingStore:
+    """A database in ``folder`` whose store processes (started from now on, as this
+    module) die ``when`` (before or after committing) the write they take once told to.
+    While none can start, the worker fails the jobs waiting after one try, not four: the
+    tests wait less for the same outcome."""
+    from skyshare.runtime import store_worker  # not in the store's process
+
+    link, url = linked_database(folder)
     trigger = folder / "die"
     monkeypatch.setenv("SKYSHARE_TEST_STORE_DIES", f"{when}:{trigger}")
-    monkeypatch.setattr(StoreWorker, "server_module", __name__)
-    return trigger
+    monkeypatch.setattr(store_worker.StoreWorker, "server_module", __name__)
+    monkeypatch.setattr(store_worker, "RESTART_TRIES_BEFORE_FAILING", 1)
+    return DyingStore(link, url, trigger)
 
 
 def main() -> None:

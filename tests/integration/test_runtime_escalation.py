@@ -11,10 +11,10 @@ import pytest
 from skyshare.api.app import EscalationWatch
 from skyshare.config import Settings
 from skyshare.domain.events import EventType
-from skyshare.runtime import store_worker
 from skyshare.runtime.clock import ManualClock
 from skyshare.runtime.runtime import Runtime
-from tests.integration.dying_store import dies_once, linked_database, point
+from tests.integration.dying_store import dies_once
+from tests.integration.live import MORNING, runtime_on
 
 CALL = {"agency": "police", "priority": "P3", "kind": "burglary", "lat": 51.5517, "lon": -0.1588}
 
@@ -50,17 +50,13 @@ async def test_an_unanswered_proposal_escalates_once(tmp_path: Path) -> None:
 async def test_escalation_says_once_that_it_waits_for_the_store_and_escalates_when_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    link, url = linked_database(tmp_path)
-    trigger = dies_once(monkeypatch, "before", tmp_path)
-    monkeypatch.setattr(store_worker, "RESTART_TRIES_BEFORE_FAILING", 1)  # fail sooner
-    clock = ManualClock(datetime(2026, 12, 7, 8, 0, tzinfo=UTC))
-    settings = Settings(database_url=url, mqtt_url=None, proposal_timeout_s=60)
-    runtime = await Runtime.create(settings, clock=clock)
-    watch = EscalationWatch(runtime)
-    try:
+    dying = dies_once(monkeypatch, "before", tmp_path)
+    clock = ManualClock(MORNING)
+    async with runtime_on(dying.url, clock, proposal_timeout_s=60) as runtime:
+        watch = EscalationWatch(runtime)
         waiting = await runtime.submit(CALL, actor="test")
         clock.advance(61)
-        trigger.write_text(str(link))  # the escalation's write is the store's last
+        dying.die_at_next_write()  # the escalation's write is the store's last
         with caplog.at_level(logging.WARNING, logger="skyshare.api.app"):
             await watch.once()
             await watch.once()  # no store process can start: it fails again
@@ -68,11 +64,9 @@ async def test_escalation_says_once_that_it_waits_for_the_store_and_escalates_wh
             assert [(r.levelno, "paused" in r.getMessage()) for r in said] == [
                 (logging.WARNING, True)
             ]  # once, and no traceback
-            point(link, "real")
+            dying.come_back()
             await watch.once()
             said = [r for r in caplog.records if r.name == "skyshare.api.app"]
             assert "the store is back" in said[-1].getMessage() and len(said) == 2
         trail = [s.event.type for s in runtime.store.events(subject=waiting.incident.id)]
         assert trail.count(EventType.DISPATCH_ESCALATED) == 1
-    finally:
-        await runtime.shutdown()

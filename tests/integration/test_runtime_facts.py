@@ -3,19 +3,15 @@ failed, memory keeps the fact, and the store is told (once) when it is back."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from skyshare.config import Settings
 from skyshare.domain import DroneStatus, IncidentStatus
 from skyshare.domain.events import EventType
-from skyshare.runtime import store_worker
 from skyshare.runtime.changes import Change
-from skyshare.runtime.clock import ManualClock
-from skyshare.runtime.runtime import Runtime
-from tests.integration.dying_store import dies_once, linked_database, point
+from tests.integration.dying_store import dies_once
+from tests.integration.live import runtime_on
 
 CALL = {"agency": "police", "priority": "P1", "kind": "burglary", "lat": 51.5517, "lon": -0.1588}
 FACTS = {EventType.DRONE_RETURNING, EventType.DRONE_LANDED, EventType.BATTERY_LOW}
@@ -24,18 +20,14 @@ FACTS = {EventType.DRONE_RETURNING, EventType.DRONE_LANDED, EventType.BATTERY_LO
 async def test_a_drone_that_comes_home_while_the_store_is_away_is_home_once_it_is_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    link, url = linked_database(tmp_path)
-    trigger = dies_once(monkeypatch, "before", tmp_path)
-    monkeypatch.setattr(store_worker, "RESTART_TRIES_BEFORE_FAILING", 1)  # fail sooner
-    clock = ManualClock(datetime(2026, 12, 7, 8, 0, tzinfo=UTC))
-    runtime = await Runtime.create(Settings(database_url=url, mqtt_url=None), clock=clock)
-    published = runtime.bus.subscribe(FACTS)
-    try:
+    dying = dies_once(monkeypatch, "before", tmp_path)
+    async with runtime_on(dying.url) as runtime:
+        published = runtime.bus.subscribe(FACTS)
         submitted = await runtime.submit(CALL, actor="test")  # police P1: launched at once
         assert submitted.assignment is not None
         drone = submitted.assignment.drone_id
         home = runtime.network.sites[runtime.network.drones[drone].home_site_id]
-        trigger.write_text(str(link))  # the next write is the store process's last
+        dying.die_at_next_write()  # the next write is the store process's last
         # None of these raises: the sortie that reports them flies on.
         dock = await runtime.flight_returning(drone, "task complete", home.position)
         await runtime.flight_event(drone, EventType.BATTERY_LOW, {"remaining_pct": 24.0})
@@ -43,7 +35,7 @@ async def test_a_drone_that_comes_home_while_the_store_is_away_is_home_once_it_i
         state = runtime.fleet[drone]
         assert state.status in (DroneStatus.CHARGING, DroneStatus.DOCKED)
         assert state.task_incident_id is None and dock == home.id
-        point(link, "real")
+        dying.come_back()
         await runtime.settled()
         stored = runtime.store.drone_states()[drone]
         assert (stored.status, stored.incident_id) == (state.status, None)
@@ -54,8 +46,6 @@ async def test_a_drone_that_comes_home_while_the_store_is_away_is_home_once_it_i
         assert sorted([e.type async for e in published]) == sorted(FACTS)
         again = await runtime.submit({**CALL, "lon": -0.1500}, actor="test")
         assert again.assignment is not None  # the store is writable again
-    finally:
-        await runtime.shutdown()
 
 
 async def test_a_fact_written_again_late_does_not_open_a_call_closed_since(
@@ -63,10 +53,7 @@ async def test_a_fact_written_again_late_does_not_open_a_call_closed_since(
 ) -> None:
     """A fact the store missed is written again from memory as it is then: a call closed
     meanwhile (and stored closed) stays closed; the drone's state is memory's."""
-    clock = ManualClock(datetime(2026, 12, 7, 8, 0, tzinfo=UTC))
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    runtime = await Runtime.create(Settings(database_url=url, mqtt_url=None), clock=clock)
-    try:
+    async with runtime_on(f"sqlite:///{tmp_path / 'store.db'}") as runtime:
         submitted = await runtime.submit(CALL, actor="test")
         assert submitted.assignment is not None
         drone, incident = submitted.assignment.drone_id, submitted.incident.id
@@ -78,5 +65,3 @@ async def test_a_fact_written_again_late_does_not_open_a_call_closed_since(
         assert runtime.store.get_incident(incident).status is IncidentStatus.CLOSED
         stored, state = runtime.store.drone_states()[drone], runtime.fleet[drone]
         assert (stored.status, stored.incident_id) == (state.status, state.task_incident_id)
-    finally:
-        await runtime.shutdown()

@@ -5,19 +5,15 @@ change, the runtime acts on it (the intake's case is in tests/api/test_incidents
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from skyshare.config import Settings
 from skyshare.domain import DroneStatus, IncidentStatus
 from skyshare.domain.events import EventType
-from skyshare.runtime.clock import ManualClock
-from skyshare.runtime.runtime import Runtime
 from skyshare.runtime.store_worker import StoreInDoubt, StoreUnavailable
-from tests.integration.dying_store import dies_once, linked_database, point
+from tests.integration.dying_store import dies_once
+from tests.integration.live import held, runtime_on, turns_until
 
 CALL = {"agency": "police", "priority": "P3", "kind": "burglary", "lat": 51.5517, "lon": -0.1588}
 
@@ -25,19 +21,16 @@ CALL = {"agency": "police", "priority": "P3", "kind": "burglary", "lat": 51.5517
 async def test_a_close_the_store_took_in_doubt_frees_the_drone_once_it_is_known(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    link, url = linked_database(tmp_path)
-    trigger = dies_once(monkeypatch, "after", tmp_path)
-    clock = ManualClock(datetime(2026, 12, 7, 8, 0, tzinfo=UTC))
-    runtime = await Runtime.create(Settings(database_url=url, mqtt_url=None), clock=clock)
-    try:
+    dying = dies_once(monkeypatch, "after", tmp_path)
+    async with runtime_on(dying.url) as runtime:
         submitted = await runtime.submit(CALL, actor="test")  # a P3 waits for an operator
         assert submitted.assignment is not None
         incident, drone = submitted.incident.id, submitted.assignment.drone_id
-        trigger.write_text(str(link))
+        dying.die_at_next_write()
         with pytest.raises(StoreInDoubt):
             await runtime.close_incident(incident, actor="test", reason="resolved")
         assert runtime.fleet[drone].task_incident_id == incident  # undone: as if not stored
-        point(link, "real")
+        dying.come_back()
         await runtime.writer.read("write_progress", "-")  # a store process serves again
         await runtime.settled()
         # The close was stored: the drone is free, in memory and in the store alike.
@@ -50,49 +43,29 @@ async def test_a_close_the_store_took_in_doubt_frees_the_drone_once_it_is_known(
         assert closed[-1] is EventType.INCIDENT_CLOSED  # nothing to withdraw or decide again
         again = await runtime.submit(CALL, actor="test")  # it is offered again
         assert again.assignment is not None and again.assignment.drone_id == drone
-    finally:
-        await runtime.shutdown()
 
 
-async def test_decisions_in_flight_when_the_store_goes_away_unstored_leave_no_drone_held(
+async def test_decisions_in_flight_when_the_store_goes_away_unstored_leave_no_droneheld(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A call is proposed a drone and, its write still in flight, declined (the next drone
     proposed); the store's process dies before committing either. Undone latest first,
     the two changes leave every drone as it was: none is held for a call never stored."""
-    link, url = linked_database(tmp_path)
-    trigger = dies_once(monkeypatch, "before", tmp_path)
-    clock = ManualClock(datetime(2026, 12, 7, 8, 0, tzinfo=UTC))
-    runtime = await Runtime.create(Settings(database_url=url, mqtt_url=None), clock=clock)
-    try:
-        trigger.write_text(str(link))
+    dying = dies_once(monkeypatch, "before", tmp_path)
+    async with runtime_on(dying.url) as runtime:
+        dying.die_at_next_write()
         submitting = asyncio.create_task(runtime.submit(CALL, actor="test"))
-        await _until(lambda: bool(_held(runtime)))  # proposed, its write in flight
-        (first,) = _held(runtime)
+        await turns_until(lambda: bool(held(runtime)))  # proposed, its write in flight
+        (first,) = held(runtime)
         incident = runtime.fleet[first].task_incident_id
         assert incident is not None
         with pytest.raises(StoreUnavailable):
             await runtime.decline(incident, actor="test", reason="too far")
         with pytest.raises(StoreInDoubt):
             await submitting
-        assert _held(runtime) == [] and runtime.fleet[first].status is DroneStatus.DOCKED
-        point(link, "real")
+        assert held(runtime) == [] and runtime.fleet[first].status is DroneStatus.DOCKED
+        dying.come_back()
         await runtime.writer.read("write_progress", "-")
         await runtime.settled()
         assert runtime.store.list_incidents() == []  # never stored: nothing to act on
-        assert _held(runtime) == []
-    finally:
-        await runtime.shutdown()
-
-
-async def _until(condition: Callable[[], bool]) -> None:
-    """Let the loop run until ``condition`` holds (a few turns; no clock involved)."""
-    for _ in range(10_000):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("the condition never held")
-
-
-def _held(runtime: Runtime) -> list[str]:
-    return [d.drone_id for d in runtime.fleet if d.task_incident_id is not None]
+        assert held(runtime) == []

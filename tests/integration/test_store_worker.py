@@ -18,7 +18,7 @@ from skyshare.domain import IncidentStatus
 from skyshare.runtime.store_worker import StoreInDoubt, StoreUnavailable, StoreWorker
 from skyshare.store import DuplicateIncident, NotFound, Store, WriterProgress
 from skyshare.store.jobs import Progress, Write, commit, sort_out
-from tests.integration.dying_store import dies_once, linked_database, point
+from tests.integration.dying_store import dies_once
 from tests.integration.test_store import event, incident, postgres_admin_url, store_url
 
 __all__ = ["postgres_admin_url", "store_url"]  # fixtures, used by name
@@ -160,21 +160,20 @@ async def test_a_write_in_doubt_is_settled_by_the_next_process_to_serve(
     """The double fault: the store's process ends with a write unanswered, committed
     (after) or not (before), and no other can open the database for a while. The write
     fails as in doubt; the next process to serve says whether it was stored."""
-    link, url = linked_database(tmp_path)
-    trigger = dies_once(monkeypatch, when, tmp_path)
-    worker = StoreWorker(Store.open(url), url)
+    dying = dies_once(monkeypatch, when, tmp_path)
+    worker = StoreWorker(Store.open(dying.url), dying.url)
     await worker.start()
     try:
         await worker.write(add(1))
-        trigger.write_text(str(link))
+        dying.die_at_next_write()
         with pytest.raises(StoreInDoubt, match="may have been stored") as doubt:
             await worker.write(add(2))
         committed = doubt.value.committed
         assert not committed.done()  # no process has served since
-        point(link, "real")  # the database is back: the next try serves
+        dying.come_back()  # the database is back: the next try serves
         await worker.write(add(3))
         assert committed.done() and committed.result() is (when == "after")
-        with Store.open(url) as fresh:
+        with Store.open(dying.url) as fresh:
             stored = {i.id for i in fresh.list_incidents()}
             assert (incident(2).id in stored) is (when == "after")
             assert {incident(1).id, incident(3).id} <= stored

@@ -1,0 +1,52 @@
+"""A runtime in a test, and waiting for what it does without blind sleeps."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from skyshare.config import Settings
+from skyshare.runtime.clock import ManualClock
+from skyshare.runtime.runtime import Runtime
+
+MORNING = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+
+
+@asynccontextmanager
+async def runtime_on(
+    database_url: str, clock: ManualClock | None = None, **settings: Any
+) -> AsyncIterator[Runtime]:
+    """A runtime on ``database_url`` (no fleet, no broker), moved by ``clock`` (default: a
+    ``ManualClock`` at ``MORNING``); shut down on the way out."""
+    config = Settings(database_url=database_url, mqtt_url=None, **settings)
+    runtime = await Runtime.create(config, clock=clock or ManualClock(MORNING))
+    try:
+        yield runtime
+    finally:
+        await runtime.shutdown()
+
+
+async def turns_until(condition: Callable[[], bool]) -> None:
+    """Let the loop run until ``condition`` holds (a few turns; no clock involved): to
+    catch a moment between two steps, such as a change made and its write not answered."""
+    for _ in range(10_000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the condition never held")
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    """Wait until ``condition`` holds, looking every 10 ms: for what happens on another
+    clock (the store's process tried again after a pause, say)."""
+    async with asyncio.timeout(timeout_s):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+def held(runtime: Runtime) -> list[str]:
+    """The drones held for a call (proposed, launched or flying one)."""
+    return [d.drone_id for d in runtime.fleet if d.task_incident_id is not None]
