@@ -45,18 +45,6 @@ class Flying:
             kinds = [f"{e.type}:{e.subject}" for e in self.events]
             raise AssertionError(f"no {what} within {timeout_s} s; events: {kinds}") from None
 
-    async def wait_until(
-        self, condition: Callable[[], bool], timeout_s: float = 60, what: str = "state"
-    ) -> None:
-        """Wait (wall seconds) until ``condition`` holds of the runtime's memory, looking
-        each 50 ms: for what is not published (while the store is away, nothing is)."""
-        try:
-            async with asyncio.timeout(timeout_s):
-                while not condition():
-                    await asyncio.sleep(0.05)
-        except TimeoutError:
-            raise AssertionError(f"no {what} within {timeout_s} s") from None
-
     def of(self, kind: EventType, subject: str | None = None) -> list[Event]:
         return [
             e for e in self.events if e.type is kind and (subject is None or e.subject == subject)

@@ -6,13 +6,10 @@ outlive a restart, so that branch is not exercised here.)"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
-from skyshare.config import Settings
 from skyshare.domain import AssignmentStatus, DroneStatus, IncidentStatus
-from skyshare.runtime.clock import ManualClock
-from skyshare.runtime.runtime import Runtime
+from tests.integration.live import runtime_on, until
 
 from .conftest import NETWORK, flying_on
 
@@ -27,9 +24,7 @@ async def test_a_restart_flies_the_approved_launch_and_hands_on_the_grounded_sor
     url = f"sqlite:///{tmp_path / 'e2e.db'}"
     # Before: no aircraft connected. One call's drone is on its way (as reported), the
     # other's launch is approved but not flown yet. Then the service stops.
-    settings = Settings(database_url=url, mqtt_url=None, network_file=NETWORK)
-    before = await Runtime.create(settings, clock=ManualClock(datetime.now(UTC)))
-    try:
+    async with runtime_on(url, network_file=NETWORK) as before:
         flown = await before.submit({**CALL, **HIGHBURY}, actor="cad")
         assert flown.assignment is not None
         gone = flown.assignment.drone_id
@@ -43,8 +38,6 @@ async def test_a_restart_flies_the_approved_launch_and_hands_on_the_grounded_sor
         approved = waiting.assignment.drone_id
         assert before.fleet[approved].status is DroneStatus.LAUNCHING
         assert before.fleet[gone].status is DroneStatus.EN_ROUTE
-    finally:
-        await before.shutdown()
     async with flying_on(url) as flying:
         runtime = flying.runtime
 
@@ -52,10 +45,10 @@ async def test_a_restart_flies_the_approved_launch_and_hands_on_the_grounded_sor
             view = runtime._open.get(flown.incident.id)
             return view is not None and view.incident.status is IncidentStatus.UNSERVED
 
-        await flying.wait_until(handed_on, 30, "hand-on of the grounded sortie's call")
+        await until(handed_on, 30, "hand-on of the grounded sortie's call")
         (cancelled,) = (await runtime.incident(flown.incident.id)).assignments
         assert (cancelled.drone_id, cancelled.status) == (gone, AssignmentStatus.CANCELLED)
-        await flying.wait_until(
+        await until(
             lambda: runtime.fleet[gone].status in (DroneStatus.CHARGING, DroneStatus.DOCKED),
             30,
             "landing of the grounded drone",

@@ -10,6 +10,7 @@ import pytest
 from skyshare.domain import DroneStatus
 from skyshare.domain.events import EventType
 from tests.integration.dying_store import dies_once
+from tests.integration.live import until
 
 from .conftest import flying_on
 
@@ -34,7 +35,7 @@ async def test_a_sortie_flies_on_while_the_store_is_away(
         aircraft = flying.fleet.simulator.vehicles[flying.fleet.system_ids[drone] - 1]
         # With the store away (its writes given up on), the sortie goes on: on scene, the
         # overwatch orbit is commanded.
-        await flying.wait_until(
+        await until(
             lambda: getattr(aircraft.activity, "name", None) == "orbit", 90, "overwatch orbit"
         )
         assert runtime.fleet[drone].status is DroneStatus.ON_SCENE

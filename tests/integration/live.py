@@ -39,12 +39,18 @@ async def turns_until(condition: Callable[[], bool]) -> None:
     raise AssertionError("the condition never held")
 
 
-async def until(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
-    """Wait until ``condition`` holds, looking every 10 ms: for what happens on another
-    clock (the store's process tried again after a pause, say)."""
-    async with asyncio.timeout(timeout_s):
-        while not condition():
-            await asyncio.sleep(0.01)
+async def until(
+    condition: Callable[[], bool], timeout_s: float = 30.0, what: str = "condition"
+) -> None:
+    """Wait (wall seconds) until ``condition`` holds, looking every 10 ms: for what happens
+    on another clock (the store's process tried again after a pause, an aircraft flying)
+    and is not published (while the store is away, nothing is)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            while not condition():
+                await asyncio.sleep(0.01)
+    except TimeoutError:
+        raise AssertionError(f"no {what} within {timeout_s} s") from None
 
 
 def held(runtime: Runtime) -> list[str]:

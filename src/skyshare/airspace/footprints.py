@@ -23,9 +23,6 @@ class Footprints:
         bounds = shapely.bounds(self.geometries) if len(geometries) else np.zeros((0, 4))
         self._boxes = [tuple(box) for box in bounds.tolist()]
 
-    def __len__(self) -> int:
-        return len(self.geometries)
-
     def holding(self, x: float, y: float) -> list[int]:
         """Positions (ascending) of the polygons that hold the point, outline included."""
         boxed = self._boxed((x, y, x, y), 0.0)
