@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     store_process: bool = True
     mqtt_url: str | None = None
     mqtt_topic_prefix: str = "skyshare/v1"
+    # The broker session's name: kept across restarts, so that control-room calls sent
+    # while SkyShare is away, or not yet taken in when it stopped, are delivered (again).
+    # Unset: one derived from the topic prefix (``bus.topics.session_client_id``).
+    mqtt_client_id: str | None = None
     api_keys: str = ""  # comma-separated key:agency:role
     api_keys_file: Path | None = None
     network_file: Path = REPO_ROOT / "launch_sites" / "london.yaml"

@@ -19,9 +19,10 @@ MORNING = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
 async def runtime_on(
     database_url: str, clock: ManualClock | None = None, **settings: Any
 ) -> AsyncIterator[Runtime]:
-    """A runtime on ``database_url`` (no fleet, no broker), moved by ``clock`` (default: a
-    ``ManualClock`` at ``MORNING``); shut down on the way out."""
-    config = Settings(database_url=database_url, mqtt_url=None, **settings)
+    """A runtime on ``database_url`` (no fleet, no broker unless ``mqtt_url`` is given),
+    moved by ``clock`` (default: a ``ManualClock`` at ``MORNING``); shut down on the way
+    out."""
+    config = Settings(database_url=database_url, **{"mqtt_url": None, **settings})
     runtime = await Runtime.create(config, clock=clock or ManualClock(MORNING))
     try:
         yield runtime

@@ -30,6 +30,7 @@ from skyshare.bus import (
     events_filter,
     make_bus,
     parse_broker_url,
+    session_client_id,
 )
 from skyshare.bus.outbox import Outbox
 from skyshare.domain import InputError
@@ -227,6 +228,15 @@ def test_a_malformed_broker_url_is_refused_naming_the_setting(url: str, reason: 
         MqttBus(url)
     assert error.value.field == "mqtt_url"
     assert reason in error.value.reason
+
+
+def test_the_broker_session_is_named_by_the_deployment_and_kept_across_restarts() -> None:
+    name = session_client_id("skyshare/v1")
+    assert name == session_client_id("skyshare/v1")  # a restart resumes the session
+    assert name != session_client_id("skyshare-staging/v1")  # another deployment's
+    assert name.startswith("skyshare-") and len(name) <= 23  # MQTT 3.1.1's limit
+    with pytest.raises(InputError, match="topic_prefix"):
+        session_client_id("skyshare/#")
 
 
 def test_event_topics_follow_the_published_scheme() -> None:

@@ -22,6 +22,7 @@ from skyshare.bus.topics import (
     cad_rejected_topic,
     event_topic,
     events_filter,
+    session_client_id,
 )
 
 __all__ = [
@@ -45,5 +46,6 @@ __all__ = [
     "events_filter",
     "make_bus",
     "parse_broker_url",
+    "session_client_id",
     "take_in",
 ]

@@ -6,7 +6,10 @@ Two long-lived tasks, and publishers that never wait on either:
   QoS 1 and passes incoming control-room messages to the inbox;
 - the *intake* task runs each control-room message through ``intake`` and queues the
   ``accepted``/``rejected`` reply in the outbox. A dropped connection does not interrupt
-  it, and its replies survive the drop like events do;
+  it, and its replies survive the drop like events do. A message is acknowledged to the
+  broker only once it is taken in (stored) or refused: one held while the store is away,
+  or still waiting when SkyShare stops or dies, stays the broker's to deliver again
+  (with a persistent session: ``client_id``);
 - :meth:`MqttBus.publish` delivers locally and appends to the outbox; it never waits
   for the network.
 """
@@ -56,7 +59,9 @@ class MqttBus:
     ``url`` is ``mqtt://[user:password@]host[:port]`` or ``mqtts://`` for TLS. With
     ``intake``, incidents sent to ``<prefix>/cad/<agency>/incidents`` are taken in. Give a
     stable ``client_id`` to keep a persistent session, so that the broker holds control-room
-    messages for SkyShare while it is away; without one each connection starts afresh.
+    messages for SkyShare while it is away, and delivers again those it had not finished
+    taking in; without one each connection starts afresh. Delivery is at least once: a
+    control room's ``external_id`` makes a call delivered twice one incident.
     """
 
     def __init__(
@@ -85,7 +90,7 @@ class MqttBus:
 
         self._fanout = Fanout()
         self._outbox = Outbox(outbox_size)
-        self._inbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(maxsize=10_000)
+        self._inbox: asyncio.Queue[Received] = asyncio.Queue(maxsize=10_000)
         self._taking_in = 0  # 1 while a control-room message is being taken in
         self._connected = asyncio.Event()
         self._attempted = asyncio.Event()  # the first connection attempt has an outcome
@@ -142,10 +147,17 @@ class MqttBus:
                 async with asyncio.timeout(self._drain_timeout_s):
                     await self._inbox.join()
             if self._inbox.qsize() or self._taking_in:
+                fate = (
+                    f"the broker delivers them again when {self.client_id!r} reconnects"
+                    if self.client_id is not None
+                    else "without a persistent session (client id) their control rooms "
+                    "must send them again"
+                )
                 log.warning(
                     "MQTT bus stopped with %d control-room calls not taken in (the store "
-                    "away?): their control rooms must send them again",
+                    "away?): %s",
                     self._inbox.qsize() + self._taking_in,
+                    fate,
                 )
         self._stopped = True
         if self._connected.is_set():
@@ -218,6 +230,7 @@ class MqttBus:
             "outbox_dropped": self.outbox_dropped,
             "cad_accepted": self.accepted,
             "cad_rejected": self.rejected,
+            "cad_taking_in": self._inbox.qsize() + self._taking_in,  # e.g. the store away
         }
 
     # -- the connection task ---------------------------------------------------------------
@@ -269,7 +282,7 @@ class MqttBus:
                 tasks.create_task(self._receive(client))
 
     def _client(self) -> aiomqtt.Client:
-        return aiomqtt.Client(
+        client = aiomqtt.Client(
             self.address.host,
             self.address.port,
             username=self.address.username,
@@ -280,6 +293,11 @@ class MqttBus:
             keepalive=self._keepalive_s,
             timeout=10,
         )
+        # A call is acknowledged once taken in, not on arrival (``Received.acknowledge``).
+        # Set before connecting: a resumed session's messages come right after CONNACK.
+        # aiomqtt has no public switch yet (empicano/aiomqtt#345): paho's own is used.
+        client._client.manual_ack_set(True)
+        return client
 
     async def _send(self, client: aiomqtt.Client) -> None:
         """Keep up to SEND_WINDOW messages in flight, topping up as each is acknowledged.
@@ -314,28 +332,29 @@ class MqttBus:
     async def _receive(self, client: aiomqtt.Client) -> None:
         # Runs even without intake: the message iterator is what notices a lost connection.
         async for message in client.messages:
-            agency = agency_of_cad_topic(message.topic.value, self.prefix)
-            if agency is None or self._intake is None:
+            received = Received(client, message, self.prefix)
+            if received.agency is None or self._intake is None:
+                received.acknowledge()  # not a call: nothing to keep
                 continue
-            if self._closing:
-                log.warning("CAD message from %s arrived during shutdown; not taken in", agency)
+            if self._closing:  # unacknowledged: the broker keeps it for the next session
+                log.warning(
+                    "CAD message from %s arrived during shutdown; not taken in", received.agency
+                )
                 continue
-            payload = message.payload
-            if isinstance(payload, str):
-                payload = payload.encode()
-            elif not isinstance(payload, bytes | bytearray):
-                payload = b"" if payload is None else str(payload).encode()
-            await self._inbox.put((agency, bytes(payload)))
+            await self._inbox.put(received)
 
     # -- the intake task -------------------------------------------------------------------
 
     async def _take_in(self) -> None:
         assert self._intake is not None
         while True:
-            agency, raw = await self._inbox.get()
+            received = await self._inbox.get()
+            agency = received.agency
+            assert agency is not None
             self._taking_in = 1
             try:
-                reply = await take_in(agency, raw, self._intake, self.prefix)
+                reply = await take_in(agency, received.payload, self._intake, self.prefix)
+                received.acknowledge()  # stored, or refused: either way, ours now
                 if reply.accepted:
                     self.accepted += 1
                 else:
@@ -345,6 +364,27 @@ class MqttBus:
             finally:
                 self._taking_in = 0
                 self._inbox.task_done()
+
+
+class Received:
+    """A message from the broker, with the way to acknowledge it on the connection it came
+    by. Acknowledged on a connection since lost, it is not: the broker, keeping a
+    persistent session, delivers it again on the next one."""
+
+    __slots__ = ("_client", "_mid", "_qos", "agency", "payload")
+
+    def __init__(self, client: aiomqtt.Client, message: aiomqtt.Message, prefix: str) -> None:
+        self._client, self._mid, self._qos = client, message.mid, message.qos
+        self.agency = agency_of_cad_topic(message.topic.value, prefix)
+        payload = message.payload
+        if isinstance(payload, str):
+            payload = payload.encode()
+        elif not isinstance(payload, bytes | bytearray):
+            payload = b"" if payload is None else str(payload).encode()
+        self.payload = bytes(payload)
+
+    def acknowledge(self) -> None:
+        self._client._client.ack(self._mid, self._qos)
 
 
 def _leaves(group: BaseExceptionGroup) -> list[BaseException]:

@@ -7,6 +7,8 @@ Events go out on ``<prefix>/events/<type>``. Control-room (CAD) systems send inc
 
 from __future__ import annotations
 
+import hashlib
+
 from skyshare.domain.errors import InputError
 from skyshare.domain.events import EventType
 
@@ -22,6 +24,13 @@ def check_prefix(prefix: str) -> str:
     if any(c in prefix for c in "+#\0"):
         raise InputError("topic_prefix", f"must not contain '+', '#' or NUL, got {prefix!r}")
     return prefix
+
+
+def session_client_id(prefix: str = DEFAULT_PREFIX) -> str:
+    """A broker session name for the SkyShare serving ``prefix``: the same after a restart
+    (so the session resumes), another for another deployment on the same broker, and
+    within MQTT 3.1.1's 23 characters."""
+    return "skyshare-" + hashlib.sha256(check_prefix(prefix).encode()).hexdigest()[:14]
 
 
 def event_topic(event_type: EventType | str, prefix: str = DEFAULT_PREFIX) -> str:

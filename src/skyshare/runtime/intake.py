@@ -98,9 +98,10 @@ class Intake(Decisions):
     async def intake_from_cad(self, agency: str, payload: dict[str, Any]) -> Incident:
         """The MQTT door: the topic names the agency, and the payload may not contradict it.
 
-        The control room has handed the call over (the broker has its acknowledgement), so
-        a store that is away does not bounce it: it is held, and taken in (once, under one
-        incident id) when the store is back."""
+        The control room has handed the call over, so a store that is away does not bounce
+        it: it is held, and taken in (once, under one incident id) when the store is back.
+        The broker has no acknowledgement until then (``bus.mqtt``): should SkyShare stop
+        meanwhile, the call is delivered again to the next one."""
         if payload.get("agency", agency) != agency:
             raise InputError(
                 "agency", f"{payload['agency']!r} does not match the topic's agency {agency!r}"

@@ -17,7 +17,7 @@ import asyncio
 import logging
 
 from skyshare.airspace import zones_from_geojson
-from skyshare.bus import Bus, InProcessBus, MqttBus
+from skyshare.bus import Bus, InProcessBus, MqttBus, session_client_id
 from skyshare.config import Settings
 from skyshare.dispatch import AirspaceRouter, Dispatcher
 from skyshare.domain import Network
@@ -108,6 +108,7 @@ class Runtime(Intake, Operators, Resume, FlightHooks, LateCommits, AirspaceContr
                 settings.mqtt_url,
                 intake=runtime.intake_from_cad,
                 topic_prefix=settings.mqtt_topic_prefix,
+                client_id=settings.mqtt_client_id or session_client_id(settings.mqtt_topic_prefix),
             )
         await asyncio.to_thread(runtime._load_state)  # before anything else may write
         await runtime.bus.start()
