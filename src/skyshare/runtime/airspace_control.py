@@ -21,7 +21,16 @@ class AirspaceControl(Changes, Reads):
         return self.network.permissions
 
     async def create_restriction(self, zone: Geozone, *, actor: str) -> list[str]:
-        """Put a temporary restriction in force; returns the drones whose route it cuts."""
+        """Put a temporary restriction in force; returns the drones whose route it cuts.
+        Once asked, it is seen through (written, in force, published) even if the caller
+        stops waiting: the airspace in memory must be the one stored."""
+        return await self._to_the_end(self._create_restriction(zone, actor))
+
+    async def lift_restriction(self, zone_id: str, *, actor: str) -> None:
+        """Lift a restriction; seen through as ``create_restriction`` is."""
+        await self._to_the_end(self._lift_restriction(zone_id, actor))
+
+    async def _create_restriction(self, zone: Geozone, actor: str) -> list[str]:
         async with self._exclusive() as change:
             now = self.clock.now()
             airspace = self.airspace.without_expired(now).add_temporary(zone)
@@ -58,7 +67,7 @@ class AirspaceControl(Changes, Reads):
             self._set_airspace(airspace)
         return cut
 
-    async def lift_restriction(self, zone_id: str, *, actor: str) -> None:
+    async def _lift_restriction(self, zone_id: str, actor: str) -> None:
         async with self._exclusive() as change:
             now = self.clock.now()
             airspace = self.airspace.remove(zone_id)

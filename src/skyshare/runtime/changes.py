@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from skyshare.dispatch import DroneState
 from skyshare.domain import Assignment, Incident
@@ -23,6 +23,7 @@ from skyshare.store.jobs import Write
 
 log = logging.getLogger(__name__)
 FACT_RETRY_S = 1.0  # while the store is away, a fact's write is made again this often
+T = TypeVar("T")
 
 
 @dataclass
@@ -104,13 +105,27 @@ class Changes(RuntimeState):
         log.warning("what happened to %s is stored now", _about(change))
         await self._durable(change)
 
-    def _in_background(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """Run ``work`` whether or not anyone waits for it (until shutdown)."""
+    def _in_background(
+        self, work: Coroutine[Any, Any, T], *, report: bool = True
+    ) -> asyncio.Task[T]:
+        """Run ``work`` whether or not anyone waits for it (until shutdown); ``report``:
+        log its failure (other than the store's) whether or not someone is told of it."""
         task = asyncio.get_running_loop().create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-        task.add_done_callback(_retrieve)
+        if report:
+            task.add_done_callback(_retrieve)
         return task
+
+    async def _to_the_end(self, work: Coroutine[Any, Any, T]) -> T:
+        """``work``'s outcome, and ``work`` runs to its end if the caller stops waiting:
+        for a change whose write, once made, memory must follow."""
+        task = self._in_background(work, report=False)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(_retrieve)  # nobody is told now: say what fails
+            raise
 
     async def settled(self) -> None:
         """Wait until the work started in the background (acting on changes written,
@@ -268,7 +283,7 @@ class _Pending(Change):
         self.recalls.clear()
 
 
-def _retrieve(task: asyncio.Task[None]) -> None:
+def _retrieve(task: asyncio.Task[Any]) -> None:
     """Take a finished background task's failure, so that asyncio does not report it as
     never retrieved when nobody waited. The store's failures are the store worker's to
     log (and a waiting caller's to answer); anything else is said here, as nobody may be
