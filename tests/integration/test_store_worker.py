@@ -86,6 +86,7 @@ async def test_stopping_finishes_every_write_sent(store_url: str) -> None:
     assert all(s.done() and s.exception() is None for s in sent)
     with Store.open(store_url) as fresh:
         assert len(fresh.list_incidents()) == 20
+        assert fresh.writer_sessions() == []  # nothing left to settle: no record kept
 
 
 async def test_if_the_store_process_dies_another_answers_what_it_had_not(

@@ -119,11 +119,20 @@ class StoreWorker:
         if self._stop is not None:
             await self._stop()
         self._stop = self._send = None
+        answered = not (self._waiting or self._held or self._in_doubt)
         self._give_up("the store worker stopped")  # jobs held for a process never started
         for _, committed in self._in_doubt.values():
             committed.cancel()  # never to be known by this worker
         self._in_doubt.clear()
+        if answered:  # nothing of this session is left to settle: drop its record
+            await asyncio.to_thread(self._forget_progress)
         await asyncio.to_thread(self.store.close)
+
+    def _forget_progress(self) -> None:
+        try:
+            self.store.forget_progress(self._session)
+        except Exception as exc:  # the record stays (one row, harmless): stop all the same
+            log.warning("could not drop this service's write record: %s", exc)
 
     async def read(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """``Store.<name>(*args, **kwargs)``, after every write sent before it."""

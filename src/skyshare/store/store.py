@@ -184,6 +184,18 @@ class Store:
                 return WriterProgress()
             return WriterProgress(row.last_number, frozenset(int(n) for n in row.failed.split()))
 
+    def writer_sessions(self) -> list[str]:
+        """The writers whose progress is kept: a service running, and any that ended
+        without stopping cleanly (its record is what would settle its writes in doubt)."""
+        with self._reading() as reading:
+            return sorted(reading.exec(select(WriterProgressRow.session)).all())
+
+    def forget_progress(self, session: str) -> None:
+        """Drop writer ``session``'s progress: it stopped with every write answered, so
+        nothing of it is left to settle."""
+        with self.transaction() as tx:
+            tx.forget_progress(session)
+
     def note_failure(self, session: str, number: int) -> None:
         """Record that write ``number`` of writer ``session`` failed: not committed."""
         with self.transaction() as tx:
@@ -431,6 +443,9 @@ class Tx:
         if row.lifted_at is None:
             row.lifted_at = lifted_at
             self._session.flush()
+
+    def forget_progress(self, session: str) -> None:
+        self._connection.execute(_PROGRESS.delete().where(_PROGRESS.c.session == session))
 
     def note_progress(self, session: str, number: int, *, failed: bool = False) -> None:
         """Record, in this transaction, that the writes of writer ``session`` up to
