@@ -17,6 +17,7 @@ from skyshare.api import routes_airspace, routes_audit, routes_incidents, routes
 from skyshare.api.auth import KeyRing, load_keys
 from skyshare.config import Settings
 from skyshare.domain import InputError
+from skyshare.runtime.health import health
 from skyshare.runtime.runtime import Conflict, NotFound, Runtime
 from skyshare.runtime.store_worker import StoreInDoubt, StoreUnavailable
 
@@ -80,13 +81,15 @@ def create_app(
 
     @app.get("/healthz", tags=["health"])
     async def healthz(request: Request) -> dict[str, object]:
+        """Alive (always 200), the network loaded, and "ok" or "degraded" with the
+        problems an operator should see: the store or the broker away, calls waiting."""
         live: Runtime = request.app.state.runtime
         return {
-            "status": "ok",
             "version": __version__,
             "network": live.network.name,
             "drones": len(live.network.drones),
             "sites": len(live.network.sites),
+            **health(live),
         }
 
     @app.get("/", include_in_schema=False)

@@ -102,6 +102,7 @@ class StoreWorker:
         self._stopping = False
         self._up = False  # a process is started and serving
         self.pid: int | None = None  # the store process, when there is one
+        self.trouble: str | None = None  # why the last write the store did not take failed
 
     async def start(self) -> None:
         if self._process:
@@ -151,8 +152,22 @@ class StoreWorker:
         self._send((number, job))
         return done
 
+    def health(self) -> dict[str, Any]:
+        """For a health check: is a store process (or thread) serving, what waits for
+        it, and why the last write it could not take failed (until one is taken)."""
+        return {
+            "serving": self._send is not None and (self._up or not self._process),
+            "writes_waiting": len(self._waiting),
+            "writes_in_doubt": len(self._in_doubt),
+            "trouble": self.trouble,
+        }
+
     def _settle(self, number: int, error: Exception | None, result: Any) -> None:
         found = self._waiting.pop(number, None)
+        if isinstance(error, StoreUnavailable):
+            self.trouble = str(error)
+        elif error is None and found is not None and isinstance(found[0], Write):
+            self.trouble = None
         if found is None or found[1].done():  # the caller gave up waiting (cancelled)
             return
         done = found[1]

@@ -1,0 +1,35 @@
+"""What a health check reports: the store, the broker, and whether all is well.
+
+"degraded" is for an operator to look at, not for a liveness probe to restart on: while
+the store or the broker is away the service holds what it cannot hand on, and a restart
+would lose nothing it keeps but would stop the flights it is flying.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from skyshare.runtime.runtime import Runtime
+
+
+def health(runtime: Runtime) -> dict[str, Any]:
+    store = runtime.writer.health()
+    stats = getattr(runtime.bus, "stats", None)
+    bus: dict[str, Any] = {"kind": "in-process"} if stats is None else {"kind": "mqtt", **stats()}
+    problems = []
+    if not store["serving"]:
+        problems.append("the store is not serving: writes wait or fail")
+    elif store["trouble"]:
+        problems.append(f"the store's last write failed: {store['trouble']}")
+    if store["writes_in_doubt"]:
+        problems.append(f"{store['writes_in_doubt']} writes in doubt until the store is back")
+    if bus["kind"] == "mqtt" and not bus["connected"]:
+        problems.append("the MQTT broker is not connected: events wait in the outbox")
+    if bus.get("cad_taking_in"):
+        problems.append(f"{bus['cad_taking_in']} control-room calls wait to be taken in")
+    return {
+        "status": "degraded" if problems else "ok",
+        "problems": problems,
+        "store": store,
+        "bus": bus,
+    }
