@@ -140,6 +140,20 @@ def test_approve_then_close_releases_the_drone(client: TestClient) -> None:
     assert drones[drone]["status"] == "docked"
 
 
+def test_the_list_carries_each_calls_proposal_open_or_closed(client: TestClient) -> None:
+    first = client.post("/api/v1/incidents", json=call(), headers=as_("police")).json()
+    second = client.post("/api/v1/incidents", json=call(lon=-0.1400), headers=as_("police")).json()
+    client.post(f"/api/v1/incidents/{first['id']}/close", json={}, headers=as_("police"))
+    listed = client.get("/api/v1/incidents", headers=as_("police")).json()
+    by_id = {i["id"]: i for i in listed}
+    assert by_id[second["id"]]["proposal"] == second["proposal"]  # what operators act on
+    assert by_id[first["id"]]["status"] == "closed"
+    assert by_id[first["id"]]["proposal"] is None  # its drone was released
+    open_only = client.get("/api/v1/incidents?open=true", headers=as_("police")).json()
+    assert [i["id"] for i in open_only] == [second["id"]]
+    assert open_only[0]["proposal"]["drone_id"] == second["proposal"]["drone_id"]
+
+
 def test_decline_proposes_the_next_candidate(client: TestClient) -> None:
     incident = client.post("/api/v1/incidents", json=call(), headers=as_("police")).json()
     first = incident["proposal"]["drone_id"]

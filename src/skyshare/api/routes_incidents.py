@@ -43,10 +43,11 @@ async def list_incidents(
     principal: Principal = Depends(current_principal),
     runtime: Runtime = Depends(get_runtime),
 ) -> list[IncidentOut]:
-    """Incidents the caller's agency may see, newest first."""
+    """Incidents the caller's agency may see, newest first, each with its current
+    proposal (the drone and why; ``history`` is on the incident's own page)."""
     agency = None if principal.may_act_for("*") else principal.agency
-    incidents = await runtime.incidents(agency=agency, open_only=open_only, limit=limit)
-    return [IncidentOut.of(i) for i in incidents]
+    views = await runtime.incidents(agency=agency, open_only=open_only, limit=limit)
+    return [IncidentOut.of(v.incident, v.current) for v in views]
 
 
 @router.get("/{incident_id}", response_model=IncidentOut)

@@ -83,7 +83,7 @@ class Operators(Decisions):
         limit = timedelta(seconds=self.settings.proposal_timeout_s)
         overdue = [
             i
-            for i in await self.incidents(open_only=True, limit=10_000)
+            for i in (v.incident for v in await self.incidents(open_only=True, limit=10_000))
             if i.status is IncidentStatus.PROPOSED
             and i.id not in self._escalated
             and now - i.received_at > limit

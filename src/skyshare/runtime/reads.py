@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from skyshare.dispatch import DroneState
-from skyshare.domain import Incident, Network
+from skyshare.domain import Network
 from skyshare.runtime.state import IncidentView, NotFound, RuntimeState
 
 
@@ -43,5 +43,10 @@ class Reads(RuntimeState):
 
     async def incidents(
         self, *, agency: str | None = None, open_only: bool = False, limit: int = 200
-    ) -> list[Incident]:
-        return await self._io("list_incidents", agency=agency, open_only=open_only, limit=limit)
+    ) -> list[IncidentView]:
+        """Newest first, each with its assignments: open ones as memory has them (as
+        ``incident`` gives them), the rest from the store."""
+        listed = await self._io(
+            "list_incidents_with_assignments", agency=agency, open_only=open_only, limit=limit
+        )
+        return [self._open.get(i.id) or IncidentView(i, assignments) for i, assignments in listed]

@@ -34,7 +34,15 @@ WRITE_CALLS = frozenset(
         "end_restriction",
     }
 )
-READ_CALLS = frozenset({"get_incident", "assignments_for", "list_incidents", "write_progress"})
+READ_CALLS = frozenset(
+    {
+        "get_incident",
+        "assignments_for",
+        "list_incidents",
+        "list_incidents_with_assignments",
+        "write_progress",
+    }
+)
 
 
 @dataclass(frozen=True)

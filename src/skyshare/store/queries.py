@@ -75,6 +75,20 @@ def assignments_for(session: Session, incident_id: str) -> list[Assignment]:
     return [mapping.assignment(row) for row in session.exec(query)]
 
 
+def assignments_for_many(session: Session, incident_ids: list[str]) -> dict[str, list[Assignment]]:
+    """Each incident's assignments, oldest first (none: an empty list), in one query."""
+    found: dict[str, list[Assignment]] = {i: [] for i in incident_ids}
+    if incident_ids:
+        query = (
+            select(AssignmentRow)
+            .where(col(AssignmentRow.incident_id).in_(incident_ids))
+            .order_by(col(AssignmentRow.row_id))
+        )
+        for row in session.exec(query):
+            found[row.incident_id].append(mapping.assignment(row))
+    return found
+
+
 def drone_states(session: Session, *, include_retired: bool) -> dict[str, DroneState]:
     query = select(DroneRow).order_by(col(DroneRow.id))
     if not include_retired:

@@ -1,0 +1,78 @@
+"""The operators' dashboard: its own script, run against a real SkyShare, shows the open
+calls with their proposals, and its approve button approves.
+
+No browser is installed on the test machines, so the page's script runs in Node with a
+stand-in for the few DOM parts it uses (``dashboard_driver.js``); everything it asks of
+the server goes over HTTP to a real uvicorn serving the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from skyshare.api.app import STATIC, create_app
+from tests.api.conftest import KEYS, as_, settings_for
+from tests.integration.live import until
+
+NODE = shutil.which("node")
+DRIVER = Path(__file__).with_name("dashboard_driver.js")
+CALL = {"agency": "police", "priority": "P3", "kind": "burglary", "lat": 51.5517, "lon": -0.1588}
+
+pytestmark = pytest.mark.skipif(NODE is None, reason="Node.js is needed to run the page")
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[str]:
+    config = uvicorn.Config(
+        create_app(settings_for(tmp_path)), host="127.0.0.1", port=0, log_level="warning"
+    )
+    serving = uvicorn.Server(config)
+    task = asyncio.create_task(serving.serve())
+    await until(lambda: serving.started or task.done(), 60, "the server to start")
+    port = serving.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    serving.should_exit = True
+    await task
+
+
+async def dashboard(base: str, who: str, click: str | None = None) -> dict[str, Any]:
+    """What the page shows ``who`` (and, with ``click``, after clicking that button)."""
+    assert NODE is not None
+    args = [DRIVER, STATIC / "index.html", base, KEYS[who], *([click] if click else [])]
+    node = await asyncio.create_subprocess_exec(
+        NODE, *map(str, args), stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await asyncio.wait_for(node.communicate(), 60)
+    shown = json.loads(out)
+    assert shown["errors"] == []
+    return shown
+
+
+async def test_an_operator_sees_the_proposal_and_approves_it_from_the_page(server: str) -> None:
+    async with httpx.AsyncClient(base_url=server, headers=as_("police")) as api:
+        made = (await api.post("/api/v1/incidents", json=CALL)).json()
+        shown = await dashboard(server, "police", click="approve")
+        (before,) = shown["before"]
+        drone = made["proposal"]["drone_id"]
+        assert "P3 burglary" in before["text"] and "proposed" in before["text"]
+        assert drone in before["text"] and "ETA" in before["text"]
+        assert before["buttons"] == ["approve", "decline", "close"]
+        (after,) = shown["after"]
+        assert after["buttons"] == ["close"]  # nothing left to approve
+        view = (await api.get(f"/api/v1/incidents/{made['id']}")).json()
+        assert view["proposal"]["status"] == "approved"
+        assert view["proposal"]["drone_id"] == drone
+
+
+async def test_with_no_open_calls_the_page_says_so(server: str) -> None:
+    shown = await dashboard(server, "fire")
+    assert shown["before"] == []  # the "none" note, and no incident
