@@ -27,7 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--vehicles", type=int, default=1, help="number of vehicles (sysid i+1)")
     p.add_argument("--autopilot", choices=("ardupilot", "px4"), default="ardupilot")
-    p.add_argument("--home", type=str, default="51.5074,-0.1278", help="LAT,LON of vehicle 0")
+    p.add_argument("--home", action="append", default=None,
+                   help="LAT,LON of vehicle 0 (default 51.5074,-0.1278); give it once per "
+                   "vehicle to place each, e.g. on its dock")  # fmt: skip
     p.add_argument("--spacing", type=float, default=0.0,
                    help="metres between vehicles' homes, in a row eastwards")  # fmt: skip
     p.add_argument("--speedup", type=float, default=1.0, help="sim seconds per wall second")
@@ -74,15 +76,18 @@ def run_from_args(
     wait_for_client: bool = False,
     duration: float | None = None,
     out: TextIO | None = None,
+    homes: Sequence[tuple[float, float] | str] | None = None,
 ) -> int:
-    """Build the config, serve until Ctrl-C or ``duration`` sim seconds; exit code."""
+    """Build the config, serve until Ctrl-C or ``duration`` sim seconds; exit code.
+    ``homes``: one per vehicle, instead of ``home`` and ``spacing``."""
     out = out or sys.stdout
     home_ll = parse_home(home) if isinstance(home, str) else home
+    each = [parse_home(h) if isinstance(h, str) else h for h in homes] if homes else None
     cfg = SimConfig(
         vehicles=vehicles,
         autopilot=autopilot,  # type: ignore[arg-type]
-        home=home_ll,
-        homes=_homes(home_ll, vehicles, spacing) if spacing else None,
+        home=each[0] if each else home_ll,
+        homes=each or (_homes(home_ll, vehicles, spacing) if spacing else None),
         speedup=speedup,
         seed=seed,
         tick_hz=tick_hz,
@@ -143,11 +148,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: --wind: expected SPEED,FROM_DEG, got {args.wind!r}", file=sys.stderr)
         return 2
     gcs = None if args.px4_gcs_port.lower() == "none" else int(args.px4_gcs_port)
+    homes = args.home or ["51.5074,-0.1278"]
     try:
         return run_from_args(
             args.vehicles,
             args.autopilot,
-            args.home,
+            homes[0],
             args.speedup,
             args.seed,
             spacing=args.spacing,
@@ -162,6 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             wait_for_client=args.wait_for_client,
             duration=args.duration,
             out=io.StringIO() if args.quiet else None,
+            homes=homes if len(homes) > 1 else None,  # SimConfig checks there is one each
         )
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)

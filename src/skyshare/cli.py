@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -49,7 +50,17 @@ def serve(
 
     from skyshare.api.app import create_app
 
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(), host=host, port=port, log_level="info", log_config=_log_config())
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, with SkyShare's own from INFO up beside it, in its format: what
+    start-up found (which aircraft were heard, on which links) is for the operator too."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["skyshare"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 @app.command()
@@ -78,14 +89,22 @@ def demo(
     console.print(f"Database: {settings.database_url}")
     if settings.fleet == "sim":
         console.print(f"Booting {settings.sim_autopilot} vehicles in mavsim, one per drone ...")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(settings), host=host, port=port, log_level="info", log_config=_log_config()
+    )
 
 
 @app.command()
 def sim(
     vehicles: Annotated[int, typer.Option(min=1, help="How many vehicles (sysid i+1).")] = 1,
     autopilot: Annotated[str, typer.Option(help="ardupilot or px4.")] = "ardupilot",
-    home: Annotated[str, typer.Option(help="LAT,LON of vehicle 0's home.")] = "51.5074,-0.1278",
+    home: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="LAT,LON of vehicle 0's home (default 51.5074,-0.1278); repeated, one per "
+            "vehicle, e.g. each on its drone's dock."
+        ),
+    ] = None,
     speedup: Annotated[float, typer.Option(min=0.1, help="Sim seconds per wall second.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed for every random choice.")] = 1,
     fault: Annotated[
@@ -101,13 +120,13 @@ def sim(
         str(vehicles),
         "--autopilot",
         autopilot,
-        "--home",
-        home,
         "--speedup",
         str(speedup),
         "--seed",
         str(seed),
     ]
+    for h in home or []:
+        argv += ["--home", h]
     for f in fault or []:
         argv += ["--fault", f]
     raise typer.Exit(mavsim_main(argv) or 0)

@@ -7,6 +7,7 @@ the bundled London network and airspace, and a simulated fleet.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from platformdirs import user_data_dir
 from pydantic import Field
@@ -43,11 +44,16 @@ class Settings(BaseSettings):
     ceiling_m: float = 120.0  # UK open-category limit above the surface
     min_cruise_alt_m: float = 60.0
     crs: str = "EPSG:27700"
-    # The aircraft: "none" (decisions only), or "sim" (one mavsim vehicle per drone, flown
-    # over MAVLink on loopback: the demo).
-    fleet: str = "none"
+    # The aircraft: "none" (decisions only), "sim" (one mavsim vehicle per drone, flown
+    # over MAVLink on loopback: the demo), or "mavlink" (the aircraft the aircraft file
+    # names, on the links it names: real aircraft, SITL, or mavsim run on its own).
+    fleet: Literal["none", "sim", "mavlink"] = "none"
     sim_autopilot: str = "ardupilot"
     sim_speedup: float = 1.0
+    aircraft_file: Path | None = None  # with fleet "mavlink": which aircraft each drone is
+    # At start-up, wait this long (wall seconds) for the listed aircraft; go on with those
+    # heard (the others' drones are out of service until they are heard).
+    aircraft_wait_s: float = Field(default=10.0, ge=0.0)
     proposal_timeout_s: float = 60.0  # an unanswered proposal escalates after this
     return_battery_pct: float = 30.0  # on scene, head home at this charge (or sooner)
     relief_battery_pct: float = 45.0  # on scene, call a relief drone at this charge

@@ -243,6 +243,24 @@ async def test_mode_arming_and_landing_changes_are_events() -> None:
     ]
 
 
+async def test_an_aircraft_first_heard_armed_is_not_taken_for_landed_until_it_says() -> None:
+    """A ground station that starts while an aircraft flies hears its HEARTBEAT first:
+    armed, with no altitude yet, it may be up or down, and is not guessed on the ground
+    (a restarted service would hand its sortie on); its altitude says. Disarmed, it is
+    down; armed at a dock's height, down too."""
+    link = FleetLink("udpin:127.0.0.1:0", fast_config())
+    flying, docked, armed_on_dock = Encoder(1), Encoder(2), Encoder(3)
+    link.feed(flying(heartbeat(AP, 4, armed=True)))
+    assert link.vehicle(1).state.landed is LandedState.UNKNOWN
+    link.feed(flying(position(51.5080, -0.1290, 40.0)))
+    assert link.vehicle(1).state.landed is LandedState.IN_AIR
+    link.feed(docked(heartbeat(AP, 0, armed=False)))
+    assert link.vehicle(2).state.landed is LandedState.ON_GROUND
+    link.feed(armed_on_dock(heartbeat(AP, 4, armed=True)))
+    link.feed(armed_on_dock(position(51.5080, -0.1290, 0.1)))
+    assert link.vehicle(3).state.landed is LandedState.ON_GROUND
+
+
 async def test_statustext_tab_stripped_and_chunks_joined() -> None:
     link = FleetLink("udpin:127.0.0.1:0", fast_config())
     enc = Encoder(1)

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, JSONResponse
@@ -20,6 +21,9 @@ from skyshare.domain import InputError
 from skyshare.runtime.health import health
 from skyshare.runtime.runtime import Conflict, NotFound, Runtime
 from skyshare.runtime.store_worker import StoreInDoubt, StoreUnavailable
+
+if TYPE_CHECKING:  # the fleet link is loaded only for a deployment that flies
+    from skyshare.runtime.linked_fleet import LinkedFleet
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -41,16 +45,11 @@ def create_app(
         )
         if not len(app.state.keys):
             log.warning("no API keys configured: every request will get 401")
-        fleet = None
-        if owned and settings.fleet == "sim":
-            from skyshare.runtime.simfleet import start_simulated_fleet
-
-            fleet = await start_simulated_fleet(
-                live,
-                autopilot=settings.sim_autopilot,
-                speedup=settings.sim_speedup,
-                separate_process=True,  # the aircraft are not on the control system's CPU
-            )
+        try:
+            fleet = await _start_fleet(live, settings) if owned else None
+        except BaseException:
+            await live.shutdown()  # its store's process too
+            raise
         escalation = asyncio.create_task(_escalate_overdue(live), name="escalation")
         # What start-up built (the world, the routing graphs, the fleet link) lives as long
         # as the service: out of the collector's sight. Otherwise each full collection walks
@@ -120,6 +119,26 @@ def create_app(
                 receiver.cancel()
 
     return app
+
+
+async def _start_fleet(runtime: Runtime, settings: Settings) -> LinkedFleet | None:
+    """The aircraft ``settings.fleet`` names, flown by ``runtime`` (None: decisions only)."""
+    if settings.fleet == "sim":
+        from skyshare.runtime.simfleet import start_simulated_fleet
+
+        return await start_simulated_fleet(
+            runtime,
+            autopilot=settings.sim_autopilot,
+            speedup=settings.sim_speedup,
+            separate_process=True,  # the aircraft are not on the control system's CPU
+        )
+    if settings.fleet == "mavlink":
+        from skyshare.runtime.mavlink_fleet import start_mavlink_fleet
+
+        return await start_mavlink_fleet(
+            runtime, settings.aircraft_file, wait_s=settings.aircraft_wait_s
+        )
+    return None
 
 
 async def _escalate_overdue(runtime: Runtime, period_s: float = 1.0) -> None:

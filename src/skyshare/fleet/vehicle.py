@@ -598,9 +598,21 @@ def _on_heartbeat(v: Vehicle, msg: Any, now: float) -> None:
         if armed:  # ArduPilot (and PX4) move home to where the vehicle arms
             v.request_message(mavlink.MAVLINK_MSG_ID_HOME_POSITION)
     if not t.landed_reported:
-        # No EXTENDED_SYS_STATE from this vehicle: judge from armed state and altitude.
-        low = t.alt_rel is None or t.alt_rel < 0.5
-        v._set_landed(LandedState.ON_GROUND if not armed or low else LandedState.IN_AIR, now)
+        _judge_landed(v, now)
+
+
+def _judge_landed(v: Vehicle, now: float) -> None:
+    """No EXTENDED_SYS_STATE from this vehicle (yet): judge from armed state and altitude.
+    Armed with no altitude heard, it may be up or down: unknown, not on the ground (an
+    aircraft in flight when the ground station starts is heard first by its HEARTBEAT)."""
+    t = v.telemetry
+    if not t.armed:
+        landed = LandedState.ON_GROUND
+    elif t.alt_rel is None:
+        landed = LandedState.UNKNOWN
+    else:
+        landed = LandedState.ON_GROUND if t.alt_rel < 0.5 else LandedState.IN_AIR
+    v._set_landed(landed, now)
 
 
 def _on_global_position(v: Vehicle, msg: Any, now: float) -> None:
@@ -618,6 +630,8 @@ def _on_global_position(v: Vehicle, msg: Any, now: float) -> None:
     t.climb = -vd
     if msg.hdg != UINT16_UNKNOWN:
         t.heading = msg.hdg * 0.01
+    if not t.landed_reported and t.landed is LandedState.UNKNOWN:
+        _judge_landed(v, now)
 
 
 def _on_gps_raw(v: Vehicle, msg: Any, now: float) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -12,7 +13,7 @@ from skyshare.airspace import Route
 from skyshare.airspace.conformance import ExcursionTracker
 from skyshare.airspace.restrictions import ActiveFlight
 from skyshare.dispatch.docks import dock_for_return, dock_under, docks_with_room
-from skyshare.dispatch.fleet import ON_DOCK
+from skyshare.dispatch.fleet import ON_DOCK, OUT_OF_SERVICE
 from skyshare.domain import (
     Assignment,
     AssignmentStatus,
@@ -215,6 +216,33 @@ class FlightHooks(Decisions, AirspaceControl):
             await self._commit(change)
         return launched
 
+    async def aircraft_missing(self, missing: Mapping[str, str]) -> list[str]:
+        """Drones whose aircraft cannot be flown, each with why (none is listed for it, or it
+        is not heard): out of service (offline) until their aircraft is heard, their calls
+        offered to other drones. Those still out of service with no call, or heard by now,
+        are left as they are. One transaction for all. Returns the drones taken out."""
+        return await asyncio.shield(self._take_out(missing))
+
+    async def _take_out(self, missing: Mapping[str, str]) -> list[str]:
+        async with self._exclusive(fact=True) as change:
+            tasks: dict[str, str | None] = {}
+            for drone_id, reason in missing.items():
+                state = self.fleet[drone_id]
+                heard = self.flights is not None and self.flights.no_aircraft(drone_id) is None
+                if heard or (state.status in OUT_OF_SERVICE and state.task_incident_id is None):
+                    continue
+                was = state.status.value
+                data = {"status": "offline", "previous_status": was, "reason": reason}
+                tasks[drone_id] = self._off_task(
+                    change, drone_id, EventType.DRONE_STATUS, data, DroneStatus.OFFLINE
+                )
+            # Only once all are out of service: none of them may be offered these calls.
+            for drone_id, incident_id in tasks.items():
+                await self._offer_again(change, drone_id, incident_id)
+            if change.events:
+                await self._commit(change)
+        return list(tasks)
+
     async def _lose_drone(
         self, drone_id: str, kind: EventType, reason: str, airborne_status: DroneStatus
     ) -> None:
@@ -226,40 +254,58 @@ class FlightHooks(Decisions, AirspaceControl):
         self, drone_id: str, kind: EventType, reason: str, airborne_status: DroneStatus
     ) -> None:
         async with self._exclusive(fact=True) as change:
-            state = self.fleet[drone_id]
-            incident_id = state.task_incident_id
-            change.events.append(
-                self._drone_event(kind, drone_id, {"reason": reason, "incident_id": incident_id})
+            incident_id = self._off_task(
+                change, drone_id, kind, {"reason": reason}, airborne_status
             )
-            on_dock = state.status in (
-                DroneStatus.LAUNCHING,
-                DroneStatus.DOCKED,
-                DroneStatus.CHARGING,
-            )
-            if kind is EventType.LINK_LOST:
-                self.fleet.update(
-                    drone_id, status=DroneStatus.OFFLINE, task_incident_id=None, task_priority=None
-                )
-            elif on_dock:
-                self.fleet.release(drone_id)
-            else:
-                self.fleet.update(
-                    drone_id, status=airborne_status, task_incident_id=None, task_priority=None
-                )
-            self._routes.pop(drone_id, None)
-            self._launched.discard(drone_id)
-            change.drones.add(drone_id)
-            if incident_id is not None:
-                view = await self.incident(incident_id)
-                for a in view.assignments:
-                    if a.status in LIVE and a.drone_id == drone_id:
-                        change.assignments.append(replace(a, status=AssignmentStatus.CANCELLED))
-                if view.incident.status.is_open:
-                    tried = {a.drone_id for a in view.assignments} | {drone_id}
-                    await self._decide(
-                        change, replace(view.incident, status=IncidentStatus.RECEIVED), tried
-                    )
+            await self._offer_again(change, drone_id, incident_id)
             await self._commit(change)
+
+    def _off_task(
+        self,
+        change: Change,
+        drone_id: str,
+        kind: EventType,
+        data: dict[str, Any],
+        airborne_status: DroneStatus,
+    ) -> str | None:
+        """The drone drops its call (if any), recorded as ``kind`` with ``data``. On its
+        dock it is free there, away from it ``airborne_status``; but offline (its aircraft
+        out of reach) is offline wherever it is. Returns the call it had."""
+        state = self.fleet[drone_id]
+        incident_id = state.task_incident_id
+        change.events.append(
+            self._drone_event(kind, drone_id, {**data, "incident_id": incident_id})
+        )
+        on_dock = state.status in (DroneStatus.LAUNCHING, DroneStatus.DOCKED, DroneStatus.CHARGING)
+        if airborne_status is DroneStatus.OFFLINE:
+            self.fleet.update(
+                drone_id, status=DroneStatus.OFFLINE, task_incident_id=None, task_priority=None
+            )
+        elif on_dock:
+            self.fleet.release(drone_id)
+        else:
+            self.fleet.update(
+                drone_id, status=airborne_status, task_incident_id=None, task_priority=None
+            )
+        self._routes.pop(drone_id, None)
+        self._launched.discard(drone_id)
+        change.drones.add(drone_id)
+        return incident_id
+
+    async def _offer_again(self, change: Change, drone_id: str, incident_id: str | None) -> None:
+        """``drone_id`` no longer flies ``incident_id``: its assignment is cancelled, and
+        the call, if still open, goes to another drone."""
+        if incident_id is None:
+            return
+        view = await self.incident(incident_id)
+        for a in view.assignments:
+            if a.status in LIVE and a.drone_id == drone_id:
+                change.assignments.append(replace(a, status=AssignmentStatus.CANCELLED))
+        if view.incident.status.is_open:
+            tried = {a.drone_id for a in view.assignments} | {drone_id}
+            await self._decide(
+                change, replace(view.incident, status=IncidentStatus.RECEIVED), tried
+            )
 
     async def note_telemetry(
         self, drone_id: str, vehicle: Any, now: datetime, elapsed_s: float

@@ -5,7 +5,8 @@ fence upload, arm and take off to the cruise altitude, the legal route leg by le
 task on scene, the way back, landing and charging. Telemetry keeps the runtime's fleet
 picture current and is checked against the airspace every second (conformance). A
 lost link hands the incident to another drone at once while the aircraft's own failsafe
-brings it home.
+brings it home. A drone with no aircraft heard (none listed for it, or not heard yet) is
+out of service; an aircraft heard for the first time is taken up as after a lost link.
 """
 
 from __future__ import annotations
@@ -51,11 +52,14 @@ from skyshare.fleet import (
     FencePolygon,
     FleetError,
     FleetManager,
+    LandedState,
     LinkLost,
     LinkRestored,
     ModeChanged,
     ModeKind,
+    Subscription,
     Vehicle,
+    VehicleDiscovered,
     VehicleState,
     WaitTimeout,
 )
@@ -64,6 +68,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DELIVERY_ALT_M = 10.0
+# Why a drone's aircraft cannot be flown (FlightControl.no_aircraft).
+NOT_LISTED = "no aircraft is listed for it"
+NOT_HEARD = "its aircraft is not heard"
 
 
 @dataclass(frozen=True)
@@ -111,8 +118,11 @@ class FlightDirector:
         return fn(*args, **kwargs)
 
     async def start(self) -> None:
+        # Subscribed now, not when the task first runs: an aircraft first heard in between
+        # must not go unseen (it would stay out of service).
+        events = self.manager.subscribe()
         self._tasks = [
-            asyncio.create_task(self._watch_fleet(), name="flights-events"),
+            asyncio.create_task(self._watch_fleet(events), name="flights-events"),
             asyncio.create_task(self._watch_telemetry(), name="flights-telemetry"),
         ]
         # Fences need the service area's outline fitted to their vertex budget (hundreds
@@ -189,6 +199,18 @@ class FlightDirector:
     def airborne(self, drone_id: str) -> bool:
         return self._vehicle(drone_id).state.airborne
 
+    def flying_itself(self, drone_id: str) -> str | None:
+        state = self._vehicle(drone_id).state
+        return state.mode if state.mode_kind in (ModeKind.RETURN, ModeKind.LAND) else None
+
+    def no_aircraft(self, drone_id: str) -> str | None:
+        system_id = self.system_ids.get(drone_id)
+        if system_id is None:
+            return NOT_LISTED
+        vehicle = self.manager.vehicles.get(system_id)
+        # Heard, it must also say whether it is up: every decision about it turns on that.
+        return None if vehicle is not None and knows_if_airborne(vehicle.state) else NOT_HEARD
+
     # --- one sortie ------------------------------------------------------------------
 
     def _vehicle(self, drone_id: str) -> Vehicle:
@@ -197,6 +219,8 @@ class FlightDirector:
     async def _fly(self, incident: Incident, assignment: Assignment) -> None:
         drone_id = assignment.drone_id
         runtime = self.runtime
+        if await self._without_aircraft(drone_id):
+            return
         try:
             vehicle = self._vehicle(drone_id)
             start = _here(vehicle) or runtime.network.sites[assignment.site_id].position
@@ -248,6 +272,18 @@ class FlightDirector:
             await self._hand_back(drone_id, incident, f"internal error: {exc!r}")
             return
         await self._return_home(drone_id, "task complete")
+
+    async def _without_aircraft(self, drone_id: str) -> bool:
+        """A drone with no aircraft heard (one put back into service by hand, say) cannot be
+        flown: it goes out of service, its call to another drone. Says whether it did."""
+        why = self.no_aircraft(drone_id)
+        if why is None:
+            return False
+        log.warning("%s cannot be flown: %s", drone_id, why)
+        if self._sorties.get(drone_id) is asyncio.current_task():
+            self._sorties.pop(drone_id, None)
+        await self.runtime.aircraft_missing({drone_id: why})
+        return True
 
     async def _hand_back(self, drone_id: str, incident: Incident, reason: str) -> None:
         """The sortie failed: the runtime offers the call to another drone. Once here the
@@ -349,6 +385,8 @@ class FlightDirector:
     async def _return_home(self, drone_id: str, reason: str) -> None:
         runtime = self.runtime
         try:
+            if await self._without_aircraft(drone_id):
+                return
             vehicle = self._vehicle(drone_id)
             if not vehicle.state.airborne:  # never left, or already landed by itself
                 await runtime.flight_landed(drone_id, _here(vehicle))
@@ -418,8 +456,8 @@ class FlightDirector:
 
     # --- watching the fleet ----------------------------------------------------------
 
-    async def _watch_fleet(self) -> None:
-        with self.manager.subscribe() as events:
+    async def _watch_fleet(self, subscription: Subscription) -> None:
+        with subscription as events:
             async for event in events:
                 drone_id = self.drone_of.get(event.system_id)
                 if drone_id is None:
@@ -438,6 +476,8 @@ class FlightDirector:
                         )
                         if self.runtime.fleet[drone_id].status is DroneStatus.OFFLINE:
                             await self.recall(drone_id, "link restored")
+                    elif isinstance(event, VehicleDiscovered):
+                        await self._first_heard(drone_id, event)
                     elif isinstance(event, FenceBreached):
                         await self.runtime.flight_event(
                             drone_id, EventType.GEOFENCE_BREACH, {"source": "aircraft fence"}
@@ -455,6 +495,34 @@ class FlightDirector:
                         )
                 except Exception:  # one bad event must not stop the watch
                     log.exception("handling %r", event)
+
+    async def _first_heard(self, drone_id: str, event: VehicleDiscovered) -> None:
+        """An aircraft heard for the first time since start-up: its drone, out of service
+        while it was not heard, is taken up as after a lost link, and may then be offered."""
+        if self.runtime.fleet[drone_id].status is not DroneStatus.OFFLINE:
+            return  # heard before resume_flights looked, which took it up
+        if drone_id in self._sorties:
+            return  # already being taken up
+        self._sorties[drone_id] = asyncio.create_task(
+            self._take_up_heard(drone_id, event.link), name=f"heard-{drone_id}"
+        )
+
+    async def _take_up_heard(self, drone_id: str, link: str) -> None:
+        """Once it says whether it is in the air: brought home if up, landed where it
+        stands if not."""
+        try:
+            await self._vehicle(drone_id).wait_for(
+                knows_if_airborne, self._timeout(30), "whether it is in the air"
+            )
+        except FleetError as exc:
+            log.warning("%s's aircraft is heard, not whether it is up: %s", drone_id, exc)
+            if self._sorties.get(drone_id) is asyncio.current_task():
+                self._sorties.pop(drone_id, None)
+            return
+        await self.runtime.flight_event(
+            drone_id, EventType.LINK_REGAINED, {"reason": "first heard", "link": link}
+        )
+        await self._return_home(drone_id, "aircraft heard")
 
     async def _autopilot_took_over(self, drone_id: str, mode: str) -> None:
         """A failsafe (fence, battery, link) switched the aircraft to return or land: the
@@ -497,6 +565,11 @@ class FlightDirector:
                 state = vehicle.state if vehicle else None
                 await self.runtime.note_telemetry(drone_id, state, now, 1.0 * self.speedup)
             await self.runtime.check_conformance(now)
+
+
+def knows_if_airborne(state: VehicleState) -> bool:
+    """Whether the aircraft has said if it is in the air (not yet, armed and first heard)."""
+    return state.landed is not LandedState.UNKNOWN
 
 
 def _limits(vehicle: Vehicle) -> AutopilotLimits:

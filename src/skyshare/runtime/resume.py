@@ -4,6 +4,11 @@ The store says which drones were launching, flying a sortie or coming home; the 
 once heard, say whether they are still up. Nothing flies them meanwhile: an aircraft in
 the air holds where its last command left it, and a drone left "en route" with its
 aircraft on the ground would keep its call and never be offered again.
+
+A drone whose aircraft is not heard (or has none) cannot be flown, nor told where it is:
+it is out of service until its aircraft is heard, and its call goes to another drone.
+One left offline by a lost link whose aircraft is heard now is taken up as a link that
+came back: brought home if up, landed where it stands if not.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import logging
 
 from skyshare.domain import Assignment, AssignmentStatus, DroneStatus, Incident
+from skyshare.domain.events import EventType
 from skyshare.runtime.flight_hooks import FlightHooks
 from skyshare.runtime.state import LIVE
 
@@ -21,19 +27,33 @@ RESTARTED = "the service restarted"
 
 class Resume(FlightHooks):
     async def resume_flights(self) -> None:
-        """Call once the flights are up and every aircraft has been heard from. An approved
-        launch never flown is flown; a sortie whose aircraft is still up flies on from
-        where it is; one whose aircraft is down hands its call on, and the drone is landed
-        where it is; any other drone away from its dock is brought home (or, on the
-        ground, landed)."""
-        if self.flights is None:
+        """Call once the flights are up and the aircraft have been waited for. A drone
+        whose aircraft is not heard is out of service until it is. An approved launch never
+        flown is flown; a sortie whose aircraft is still up flies on from where it is; one
+        whose aircraft is down hands its call on, and the drone is landed where it is; one
+        whose aircraft flies itself home or down (a failsafe took over) hands its call on,
+        and is brought home; any other drone away from its dock, or offline, is brought home
+        (or, on the ground, landed where it is)."""
+        flights = self.flights
+        if flights is None:
             return
+        missing = {d.drone_id: why for d in self.fleet if (why := flights.no_aircraft(d.drone_id))}
+        await self.aircraft_missing(missing)
         for state in list(self.fleet):
-            if state.status in (*UNDER_WAY, DroneStatus.RETURNING):
+            if flights.no_aircraft(state.drone_id) is not None:
+                continue
+            done = ""
+            if state.status is DroneStatus.OFFLINE:
+                await self.flight_event(
+                    state.drone_id, EventType.LINK_REGAINED, {"reason": f"heard after {RESTARTED}"}
+                )
+                await flights.recall(state.drone_id, RESTARTED)
+                done = "its aircraft is heard again: it is brought home, or landed where it is"
+            elif state.status in (*UNDER_WAY, DroneStatus.RETURNING):
                 task = await self._live_task(state.drone_id, state.task_incident_id)
                 done = await self._take_up(state.drone_id, state.status, task)
-                if done:
-                    log.warning("%s, %s was %s: %s", RESTARTED, state.drone_id, state.status, done)
+            if done:
+                log.warning("%s, %s was %s: %s", RESTARTED, state.drone_id, state.status, done)
 
     async def _take_up(
         self, drone_id: str, status: DroneStatus, task: tuple[Incident, Assignment] | None
@@ -48,13 +68,21 @@ class Resume(FlightHooks):
             await flights.launch(*task)
             return "its approved launch is flown now"
         if task is not None and status in UNDER_WAY:
-            if flights.airborne(drone_id):
+            if not flights.airborne(drone_id):
+                await self.flight_failed(drone_id, task[0], f"{RESTARTED} with it on the ground")
+                await flights.recall(drone_id, RESTARTED)
+                return "its aircraft is on the ground: its call is handed on"
+            mode = flights.flying_itself(drone_id)
+            if mode is None:
                 self._launched.add(drone_id)
                 await flights.launch(*task)
                 return "its sortie flies on from where it is"
-            await self.flight_failed(drone_id, task[0], f"{RESTARTED} with it on the ground")
+            # Its failsafe took over while no ground station was heard (or its battery's,
+            # or a pilot): as when that happens in flight, the call goes to another drone;
+            # and as when a lost link comes back, it is brought home.
+            await self.flight_failed(drone_id, task[0], f"{RESTARTED} with it in {mode}")
             await flights.recall(drone_id, RESTARTED)
-            return "its aircraft is on the ground: its call is handed on"
+            return f"its aircraft was flying itself ({mode}): its call is handed on"
         await flights.recall(drone_id, RESTARTED)
         return "it is brought home"
 

@@ -23,11 +23,12 @@ from dataclasses import dataclass
 
 from simulators.mavsim import SimConfig, Simulator
 from skyshare.config import REPO_ROOT
+from skyshare.domain import Network
 from skyshare.domain.errors import InputError
 from skyshare.domain.events import EventType
-from skyshare.fleet import FleetConfig, FleetManager
+from skyshare.fleet import FleetManager, UnknownVehicle
 from skyshare.runtime.flight_hooks import CHARGE_PCT_PER_S
-from skyshare.runtime.flights import FlightDirector
+from skyshare.runtime.linked_fleet import LinkedFleet, fleet_config, take_controls, wait_heard
 from skyshare.runtime.operators import RETURNED_TO_SERVICE
 from skyshare.runtime.runtime import Runtime
 
@@ -35,11 +36,8 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class SimulatedFleet:
-    simulator: Simulator | None  # None when the simulator runs in a child process
-    manager: FleetManager
-    director: FlightDirector
-    system_ids: dict[str, int]
+class SimulatedFleet(LinkedFleet):
+    simulator: Simulator | None = None  # None when the simulator runs in a child process
     child: asyncio.subprocess.Process | None = None
     crew: asyncio.Task[None] | None = None  # carries recovered aircraft to their docks
 
@@ -74,22 +72,24 @@ class SimulatedFleet:
             self.crew.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.crew
-        await self.director.stop()
-        await self.manager.close()
-        await self.stop_simulator()
+        await super().stop()
+        await _stop_simulator(self.simulator, self.child)
 
-    async def stop_simulator(self) -> None:
-        if self.simulator is not None:
-            await self.simulator.stop()
-        if self.child is not None:
-            if self.child.stdin is not None:
-                self.child.stdin.close()
-            try:
-                async with asyncio.timeout(5):
-                    await self.child.wait()
-            except TimeoutError:
-                self.child.kill()
-                await self.child.wait()
+
+async def _stop_simulator(
+    simulator: Simulator | None, child: asyncio.subprocess.Process | None
+) -> None:
+    if simulator is not None:
+        await simulator.stop()
+    if child is not None:
+        if child.stdin is not None:
+            child.stdin.close()
+        try:
+            async with asyncio.timeout(5):
+                await child.wait()
+        except TimeoutError:
+            child.kill()
+            await child.wait()
 
 
 async def start_simulated_fleet(
@@ -108,7 +108,6 @@ async def start_simulated_fleet(
     do not share the control system's CPU and event loop (the demo, benchmarks)."""
     network = runtime.network
     ids = sorted(drones or network.drones)
-    homes = [network.sites[network.drones[d].home_site_id].position for d in ids]
     gcs_port = _free_udp_port() if autopilot == "px4" else None
     # The aircraft's own failsafe brings it home when the ground station goes quiet
     # (after 5 s of its time, but never under 1.5 s of wall time at high speedups).
@@ -118,22 +117,15 @@ async def start_simulated_fleet(
         if autopilot == "px4"
         else {"FS_GCS_ENABLE": 1, "FS_GCS_TIMEOUT": quiet_s}
     )
-    config = SimConfig(
-        vehicles=len(ids),
-        autopilot=autopilot,  # type: ignore[arg-type]
-        homes=[(h.lat, h.lon) for h in homes],
+    config = aircraft_on_docks(
+        network,
+        ids,
+        autopilot=autopilot,
         speedup=speedup,
         seed=seed,
         boot_scale=boot_scale,
-        tcp_base_port=0,
-        px4_bind_base=0,
-        px4_gcs_bind_base=0,
-        px4_gcs_port=gcs_port,
         params=failsafe,
-        px4_api_ports=[_free_udp_port() for _ in ids] if autopilot == "px4" else None,
-        # Every dock charges the aircraft on it, at the rate the runtime plans with.
-        chargers=[(s.position.lat, s.position.lon) for s in network.sites.values()],
-        charge_pct_per_s=CHARGE_PCT_PER_S,
+        px4_gcs_port=gcs_port,
     )
     simulator: Simulator | None = None
     child: asyncio.subprocess.Process | None = None
@@ -143,28 +135,62 @@ async def start_simulated_fleet(
         simulator = Simulator(config)
         await simulator.start()
         connections = [simulator.connection_string(i) for i in range(len(ids))]
-    # Link loss is declared after 2.5 s of the vehicle's time, but never after less than
-    # 1.5 s of wall time: at high speedups a busy machine must not look like a dead link.
-    manager = FleetManager(FleetConfig(speedup=speedup, link_timeout_s=max(2.5, 1.5 * speedup)))
+    manager = FleetManager(fleet_config(speedup))
+    system_ids = {drone: i + 1 for i, drone in enumerate(ids)}
     try:
         if gcs_port is not None:
             await manager.connect(f"udpin:127.0.0.1:{gcs_port}")
         else:
             for connection in connections:
                 await manager.connect(connection)
-        system_ids = {drone: i + 1 for i, drone in enumerate(ids)}
-        await manager.wait_vehicles(list(system_ids.values()), timeout_s=60)
+        heard = await wait_heard(manager, system_ids.values(), timeout_s=60)
+        missing = sorted(set(system_ids.values()) - heard)
+        if missing:  # it booted them: each must be heard
+            raise UnknownVehicle(missing[0], sorted(heard))
+        linked = await take_controls(runtime, manager, system_ids, speedup=speedup)
     except BaseException:
         await manager.close()
-        await SimulatedFleet(simulator, manager, None, {}, child).stop_simulator()  # type: ignore[arg-type]
+        await _stop_simulator(simulator, child)
         raise
-    director = FlightDirector(runtime, manager, system_ids, speedup=speedup)
-    await director.start()
-    runtime.flights = director
-    await runtime.resume_flights()  # what was under way when the service last stopped
-    fleet = SimulatedFleet(simulator, manager, director, system_ids, child)
+    fleet = SimulatedFleet(
+        linked.manager, linked.director, linked.system_ids, simulator=simulator, child=child
+    )
     fleet.crew = asyncio.create_task(fleet._carry_recovered(runtime), name="simulated-crew")
     return fleet
+
+
+def aircraft_on_docks(
+    network: Network,
+    drones: list[str],
+    *,
+    autopilot: str,
+    speedup: float,
+    seed: int,
+    boot_scale: float,
+    params: dict[str, float],
+    px4_gcs_port: int | None = None,
+) -> SimConfig:
+    """mavsim's configuration for one aircraft per drone of ``drones``, in that order
+    (system ids 1, 2, ...), each on its drone's dock, on free ports; each dock charges
+    the aircraft on it, at the rate the runtime plans with. PX4 aircraft all send to
+    ``px4_gcs_port`` (one UDP port for all, like a GCS behind a MAVLink router)."""
+    homes = [network.sites[network.drones[d].home_site_id].position for d in drones]
+    return SimConfig(
+        vehicles=len(drones),
+        autopilot=autopilot,  # type: ignore[arg-type]
+        homes=[(h.lat, h.lon) for h in homes],
+        speedup=speedup,
+        seed=seed,
+        boot_scale=boot_scale,
+        tcp_base_port=0,
+        px4_bind_base=0,
+        px4_gcs_bind_base=0,
+        px4_gcs_port=px4_gcs_port,
+        params=params,
+        px4_api_ports=[_free_udp_port() for _ in drones] if autopilot == "px4" else None,
+        chargers=[(s.position.lat, s.position.lon) for s in network.sites.values()],
+        charge_pct_per_s=CHARGE_PCT_PER_S,
+    )
 
 
 async def _spawn(config: SimConfig) -> tuple[asyncio.subprocess.Process, list[str]]:

@@ -40,6 +40,16 @@ class FlightControl(Protocol):
 
     def airborne(self, drone_id: str) -> bool: ...
 
+    def flying_itself(self, drone_id: str) -> str | None:
+        """The mode in which ``drone_id``'s aircraft flies itself home or down (a failsafe,
+        or a pilot, took over); None when it flies as commanded."""
+        ...
+
+    def no_aircraft(self, drone_id: str) -> str | None:
+        """Why ``drone_id``'s aircraft cannot be flown now (none is listed for it, or it
+        has not been heard); None when it is heard."""
+        ...
+
 
 @dataclass(frozen=True)
 class IncidentView:

@@ -1,0 +1,88 @@
+"""Flying aircraft SkyShare did not start: real ArduPilot or PX4 aircraft, SITL, or mavsim
+run on its own (``skyshare sim``), each named in the aircraft file (``SKYSHARE_FLEET=mavlink``,
+``SKYSHARE_AIRCRAFT_FILE``; format in ``skyshare.fleet.aircraft``).
+
+At start-up each distinct link is opened once and the listed aircraft are waited for, for
+at most ``SKYSHARE_AIRCRAFT_WAIT_S``; the service goes on with those heard. A drone of the
+network with no aircraft listed, or whose aircraft was not heard, is out of service
+(offline) and never offered; one heard later is taken up then and offered again
+(``FlightDirector``). The start-up log names both.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+from skyshare.domain.errors import InputError
+from skyshare.fleet import FleetManager
+from skyshare.fleet.aircraft import Aircraft, links, parse_aircraft
+from skyshare.runtime.linked_fleet import LinkedFleet, fleet_config, take_controls, wait_heard
+from skyshare.runtime.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def load_aircraft(path: Path | None, runtime: Runtime) -> dict[str, Aircraft]:
+    """The aircraft file at ``path``, checked against the runtime's network."""
+    if path is None:
+        raise InputError("SKYSHARE_AIRCRAFT_FILE", "is required with SKYSHARE_FLEET=mavlink")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError("(file)", exc.strerror or str(exc), source=str(path)) from None
+    config = fleet_config(1.0)
+    return parse_aircraft(
+        text, runtime.network.drones, source=str(path), ground_station_id=config.gcs_system_id
+    )
+
+
+async def start_mavlink_fleet(
+    runtime: Runtime, aircraft_file: Path | None, *, wait_s: float, speedup: float = 1.0
+) -> LinkedFleet:
+    """Open the aircraft file's links, wait up to ``wait_s`` (wall seconds) for its
+    aircraft, and let the runtime fly those heard. ``speedup``: the aircraft's clock
+    against the wall's (1 for real aircraft; SITL and mavsim may run faster)."""
+    aircraft = load_aircraft(aircraft_file, runtime)  # nothing is opened for a bad file
+    manager = FleetManager(fleet_config(speedup))
+    try:
+        for link in links(aircraft):
+            try:
+                await manager.connect(link)
+            except OSError as exc:  # a port taken, an address not of this machine
+                raise InputError(
+                    "link", f"cannot open {link}: {exc}", source=str(aircraft_file)
+                ) from None
+        heard = await wait_heard(manager, (a.system_id for a in aircraft.values()), wait_s)
+        _log_start(runtime, aircraft, heard, wait_s)
+        system_ids = {drone: a.system_id for drone, a in aircraft.items()}
+        return await take_controls(runtime, manager, system_ids, speedup=speedup)
+    except BaseException:
+        await manager.close()
+        raise
+
+
+def _log_start(
+    runtime: Runtime, aircraft: Mapping[str, Aircraft], heard: set[int], wait_s: float
+) -> None:
+    def named(drones: list[Aircraft]) -> str:
+        return ", ".join(f"{a.drone_id} (system {a.system_id} on {a.link})" for a in drones)
+
+    listed = sorted(aircraft.values(), key=lambda a: a.drone_id)
+    found = [a for a in listed if a.system_id in heard]
+    log.info("aircraft heard: %s", named(found) or "none")
+    silent = [a for a in listed if a.system_id not in heard]
+    if silent:
+        log.warning(
+            "aircraft not heard within %g s, their drones out of service until they are: %s",
+            wait_s,
+            named(silent),
+        )
+    unlisted = sorted(set(runtime.network.drones) - set(aircraft))
+    if unlisted:
+        log.warning(
+            "%d drones have no aircraft in the aircraft file and are out of service: %s",
+            len(unlisted),
+            ", ".join(unlisted),
+        )
