@@ -8,6 +8,7 @@ from pathlib import Path
 from skyshare.domain import DroneStatus
 from skyshare.domain.events import EventType
 from skyshare.runtime.flights import NOT_HEARD, NOT_LISTED
+from skyshare.runtime.health import health
 from tests.integration.live import until
 
 from .conftest import aircraft_on_their_docks, flying_on
@@ -36,6 +37,15 @@ async def test_drones_fly_the_aircraft_the_file_names_and_one_heard_late_is_flow
             out = {e.subject: e.data["reason"] for e in flying.of(EventType.DRONE_STATUS)}
             assert out == {"aed-1": NOT_LISTED, "pol-1": NOT_HEARD}
             assert all(runtime.fleet[d].status in ON_DOCK for d in ("fire-1", "fire-2", "pol-2"))
+            report = health(runtime)  # what the operators' health check says meanwhile
+            assert report["fleet"] == {
+                "flying": True,
+                "aircraft": 4,
+                "heard": 3,
+                "not_heard": ["pol-1"],
+            }
+            assert report["status"] == "degraded"
+            assert "1 aircraft not heard: pol-1" in report["problems"]
             # So neither is offered: the cardiac arrest has no drone, the burglary near
             # pol-1's dock gets pol-2, whose aircraft takes off.
             unserved = await runtime.submit({**CARDIAC, **HIGHBURY}, actor="cad")
@@ -54,6 +64,7 @@ async def test_drones_fly_the_aircraft_the_file_names_and_one_heard_late_is_flow
                 lambda e: e.type is EventType.LINK_REGAINED and e.subject == "pol-1", 30, "heard"
             )
             await until(lambda: runtime.fleet["pol-1"].status in ON_DOCK, 30, "pol-1 in service")
+            assert health(runtime)["fleet"]["not_heard"] == []
             second = await runtime.submit({**P1, **HIGHBURY}, actor="cad")
             assert second.assignment is not None and second.assignment.drone_id == "pol-1"
             await flying.wait_event(

@@ -203,6 +203,14 @@ class FlightDirector:
         state = self._vehicle(drone_id).state
         return state.mode if state.mode_kind in (ModeKind.RETURN, ModeKind.LAND) else None
 
+    def links(self) -> dict[str, bool]:
+        """Per drone with an aircraft listed: is its aircraft heard now?"""
+        vehicles = self.manager.vehicles
+        return {
+            drone: sysid in vehicles and vehicles[sysid].connected
+            for drone, sysid in self.system_ids.items()
+        }
+
     def no_aircraft(self, drone_id: str) -> str | None:
         system_id = self.system_ids.get(drone_id)
         if system_id is None:

@@ -1,4 +1,4 @@
-"""What a health check reports: the store, the broker, and whether all is well.
+"""What a health check reports: the store, the broker, the aircraft, and whether all is well.
 
 "degraded" is for an operator to look at, not for a liveness probe to restart on: while
 the store or the broker is away the service holds what it cannot hand on, and a restart
@@ -27,9 +27,27 @@ def health(runtime: Runtime) -> dict[str, Any]:
         problems.append("the MQTT broker is not connected: events wait in the outbox")
     if bus.get("cad_taking_in"):
         problems.append(f"{bus['cad_taking_in']} control-room calls wait to be taken in")
+    fleet = _fleet(runtime)
+    if fleet.get("not_heard"):
+        silent = fleet["not_heard"]
+        problems.append(f"{len(silent)} aircraft not heard: {', '.join(silent[:10])}")
     return {
         "status": "degraded" if problems else "ok",
         "problems": problems,
         "store": store,
         "bus": bus,
+        "fleet": fleet,
+    }
+
+
+def _fleet(runtime: Runtime) -> dict[str, Any]:
+    """How many drones have an aircraft, how many of those are heard, and which are not."""
+    if runtime.flights is None:
+        return {"flying": False}
+    links = runtime.flights.links()
+    return {
+        "flying": True,
+        "aircraft": len(links),
+        "heard": sum(links.values()),
+        "not_heard": sorted(d for d, heard in links.items() if not heard),
     }

@@ -50,6 +50,10 @@ class FlightControl(Protocol):
         has not been heard); None when it is heard."""
         ...
 
+    def links(self) -> dict[str, bool]:
+        """Per drone with an aircraft: is that aircraft heard now (for health checks)?"""
+        ...
+
 
 @dataclass(frozen=True)
 class IncidentView:
