@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Mapping
 from dataclasses import replace
@@ -221,7 +220,7 @@ class FlightHooks(Decisions, AirspaceControl):
         is not heard): out of service (offline) until their aircraft is heard, their calls
         offered to other drones. Those still out of service with no call, or heard by now,
         are left as they are. One transaction for all. Returns the drones taken out."""
-        return await asyncio.shield(self._take_out(missing))
+        return await self._to_the_end(self._take_out(missing))
 
     async def _take_out(self, missing: Mapping[str, str]) -> list[str]:
         async with self._exclusive(fact=True) as change:
@@ -248,7 +247,7 @@ class FlightHooks(Decisions, AirspaceControl):
     ) -> None:
         # The task reporting the loss (a sortie, say) may be cancelled meanwhile, even by
         # the loss it reports: the call must be handed on all the same.
-        await asyncio.shield(self._hand_on(drone_id, kind, reason, airborne_status))
+        await self._to_the_end(self._hand_on(drone_id, kind, reason, airborne_status))
 
     async def _hand_on(
         self, drone_id: str, kind: EventType, reason: str, airborne_status: DroneStatus
