@@ -13,6 +13,8 @@ from skyshare.runtime.clock import ManualClock
 from skyshare.runtime.runtime import Runtime
 
 MORNING = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+# A police burglary in Camden: a P3, so its proposal waits for an operator.
+CALL = {"agency": "police", "priority": "P3", "kind": "burglary", "lat": 51.5517, "lon": -0.1588}
 
 
 @asynccontextmanager

@@ -13,9 +13,8 @@ from skyshare.airspace.restrictions import is_temporary, parse_restriction
 from skyshare.domain import DroneStatus, GeoPoint, IncidentStatus
 from skyshare.domain.events import EventType
 from skyshare.store.jobs import Write
-from tests.integration.live import held, runtime_on, turns_until
+from tests.integration.live import CALL, held, runtime_on, turns_until
 
-CALL = {"agency": "police", "priority": "P3", "kind": "burglary", "lat": 51.5517, "lon": -0.1588}
 ACTON_FIRE = {
     "name": "Fire scene, Acton",
     "lat": 51.5085,

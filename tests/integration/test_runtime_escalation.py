@@ -14,9 +14,7 @@ from skyshare.domain.events import EventType
 from skyshare.runtime.clock import ManualClock
 from skyshare.runtime.runtime import Runtime
 from tests.integration.dying_store import dies_once
-from tests.integration.live import MORNING, runtime_on
-
-CALL = {"agency": "police", "priority": "P3", "kind": "burglary", "lat": 51.5517, "lon": -0.1588}
+from tests.integration.live import CALL, MORNING, runtime_on
 
 
 async def test_an_unanswered_proposal_escalates_once(tmp_path: Path) -> None:

@@ -11,9 +11,7 @@ import pytest
 from skyshare.runtime.health import health
 from skyshare.runtime.store_worker import StoreUnavailable
 from tests.integration.dying_store import dies_once
-from tests.integration.live import runtime_on, until
-
-CALL = {"agency": "police", "priority": "P3", "kind": "burglary", "lat": 51.5517, "lon": -0.1588}
+from tests.integration.live import CALL, runtime_on, until
 
 
 async def test_the_store_away_is_reported_until_it_takes_a_write_again(

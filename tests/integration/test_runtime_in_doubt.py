@@ -13,9 +13,7 @@ from skyshare.domain import DroneStatus, IncidentStatus
 from skyshare.domain.events import EventType
 from skyshare.runtime.store_worker import StoreInDoubt, StoreUnavailable
 from tests.integration.dying_store import dies_once
-from tests.integration.live import held, runtime_on, turns_until
-
-CALL = {"agency": "police", "priority": "P3", "kind": "burglary", "lat": 51.5517, "lon": -0.1588}
+from tests.integration.live import CALL, held, runtime_on, turns_until
 
 
 async def test_a_close_the_store_took_in_doubt_frees_the_drone_once_it_is_known(

@@ -21,11 +21,10 @@ import uvicorn
 
 from skyshare.api.app import STATIC, create_app
 from tests.api.conftest import KEYS, as_, settings_for
-from tests.integration.live import until
+from tests.integration.live import CALL, until
 
 NODE = shutil.which("node")
 DRIVER = Path(__file__).with_name("dashboard_driver.js")
-CALL = {"agency": "police", "priority": "P3", "kind": "burglary", "lat": 51.5517, "lon": -0.1588}
 
 pytestmark = pytest.mark.skipif(NODE is None, reason="Node.js is needed to run the page")
 
