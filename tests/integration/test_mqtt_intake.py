@@ -20,6 +20,10 @@ import pytest
 from skyshare.bus import MqttBus, cad_incidents_topic
 from skyshare.bus.cad import INTERNAL_ERROR_REASON, PAYLOAD_ECHO_CHARS
 from skyshare.domain import InputError
+from tests.integration.live import until
+from tests.integration.test_bus import PrivateBroker, private_broker
+
+__all__ = ["private_broker"]  # a fixture, used by name
 
 SHARED_BROKER = ("127.0.0.1", 1883)
 
@@ -188,3 +192,40 @@ async def test_stopping_finishes_the_incident_being_taken_in_and_sends_its_reply
     topic, body = await control_room.reply()
     assert topic.endswith("/cad/fire/accepted")
     assert body["incident_id"] == "inc-1"
+
+
+async def test_a_call_taken_in_across_a_lost_connection_is_not_taken_in_again(
+    private_broker: PrivateBroker, intake: RecordingIntake
+) -> None:
+    """The broker goes away while a call (with no external_id to dedupe it by) is being
+    taken in: its acknowledgement cannot be sent, so the broker, keeping the session,
+    delivers it again on the next connection. The copy is acknowledged, not taken in."""
+    await private_broker.start()
+    prefix = f"test-{uuid.uuid4().hex[:12]}/skyshare/v1"
+    bus = MqttBus(
+        private_broker.url,
+        intake=intake,
+        topic_prefix=prefix,
+        client_id=f"skyshare-{uuid.uuid4().hex[:8]}",
+        reconnect_max_s=0.2,
+    )
+    await bus.start()
+    call = {key: value for key, value in GOOD.items() if key != "external_id"}
+    try:
+        intake.release.clear()  # the call is being taken in when the broker stops
+        async with aiomqtt.Client("127.0.0.1", private_broker.port) as control_room:
+            await control_room.publish(cad_incidents_topic("fire", prefix), json.dumps(call), qos=1)
+        await asyncio.wait_for(intake.entered.wait(), 5.0)
+        private_broker.stop()  # sessions saved; our connection drops
+        await private_broker.start()
+        assert await bus.wait_connected(10.0)
+        intake.release.set()  # taken in now, on a connection since lost
+        # The next call comes after the copy, which the broker sent again on reconnecting.
+        async with aiomqtt.Client("127.0.0.1", private_broker.port) as control_room:
+            next_call = json.dumps({**call, "lat": 51.6})
+            await control_room.publish(cad_incidents_topic("fire", prefix), next_call, qos=1)
+        await until(lambda: len(intake.calls) == 2, 10, "two calls taken in")
+        assert [payload["lat"] for _, payload in intake.calls] == [51.53, 51.6]  # once each
+        await until(lambda: bus.accepted == 2, 10, "both answered")
+    finally:
+        await bus.stop()

@@ -22,6 +22,7 @@ import json
 import logging
 import random
 import ssl
+from collections import OrderedDict
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
@@ -47,6 +48,7 @@ from skyshare.domain.events import Event, EventType
 log = logging.getLogger(__name__)
 
 SEND_WINDOW = 16  # QoS 1 messages in flight at once; paho's own limit is 20
+UNACKNOWLEDGED_KEPT = 1000  # calls taken in whose acknowledgement was lost, remembered
 
 
 class BrokerRefused(ConnectionError):
@@ -60,8 +62,9 @@ class MqttBus:
     ``intake``, incidents sent to ``<prefix>/cad/<agency>/incidents`` are taken in. Give a
     stable ``client_id`` to keep a persistent session, so that the broker holds control-room
     messages for SkyShare while it is away, and delivers again those it had not finished
-    taking in; without one each connection starts afresh. Delivery is at least once: a
-    control room's ``external_id`` makes a call delivered twice one incident.
+    taking in; without one each connection starts afresh. A call delivered again is taken
+    in once: by the control room's ``external_id`` (intake), and, after a lost connection,
+    by its content (``_taken_already``).
     """
 
     def __init__(
@@ -92,6 +95,10 @@ class MqttBus:
         self._outbox = Outbox(outbox_size)
         self._inbox: asyncio.Queue[Received] = asyncio.Queue(maxsize=10_000)
         self._taking_in = 0  # 1 while a control-room message is being taken in
+        self._live: aiomqtt.Client | None = None  # the connection of the session now up
+        # Calls taken in whose connection was lost before they could be acknowledged: the
+        # broker delivers them again, and those copies are acknowledged, not taken in.
+        self._taken_unacknowledged: OrderedDict[tuple[str, bytes], None] = OrderedDict()
         self._connected = asyncio.Event()
         self._attempted = asyncio.Event()  # the first connection attempt has an outcome
         self._refused: MqttConnectError | None = None
@@ -258,6 +265,7 @@ class MqttBus:
                 log.exception("MQTT bus connection task failed; reconnecting")
             finally:
                 self._connected.clear()
+                self._live = None
             self._attempted.set()
             if self._was_up:  # a connection that worked and then broke: retry promptly
                 delay = self._reconnect_min_s
@@ -267,6 +275,7 @@ class MqttBus:
 
     async def _session(self) -> None:
         async with self._client() as client:
+            self._live = client  # until the session ends (``_stay_connected``)
             client.pending_calls_threshold = SEND_WINDOW + 4
             if self._intake is not None:
                 await client.subscribe(cad_incidents_filter(self.prefix), qos=1)
@@ -353,8 +362,12 @@ class MqttBus:
             assert agency is not None
             self._taking_in = 1
             try:
+                if self._taken_already(received):
+                    received.acknowledge()
+                    log.info("a call from %s delivered again was taken in already", agency)
+                    continue
                 reply = await take_in(agency, received.payload, self._intake, self.prefix)
-                received.acknowledge()  # stored, or refused: either way, ours now
+                self._acknowledge(received)  # stored, or refused: either way, ours now
                 if reply.accepted:
                     self.accepted += 1
                 else:
@@ -364,6 +377,27 @@ class MqttBus:
             finally:
                 self._taking_in = 0
                 self._inbox.task_done()
+
+    def _taken_already(self, received: Received) -> bool:
+        """Is this a copy the broker delivered again of a call taken in whose
+        acknowledgement was lost with its connection?"""
+        key = (received.agency or "", received.payload)
+        if key not in self._taken_unacknowledged:
+            return False
+        del self._taken_unacknowledged[key]
+        return True
+
+    def _acknowledge(self, received: Received) -> None:
+        """Acknowledge on the connection it came by, if that is still up; else the broker
+        delivers it again on this one: remember it, to know the copy."""
+        if received.came_by(self._live):
+            received.acknowledge()
+            return
+        if self.client_id is None:  # no session kept: the broker has forgotten it
+            return
+        self._taken_unacknowledged[received.agency or "", received.payload] = None
+        while len(self._taken_unacknowledged) > UNACKNOWLEDGED_KEPT:
+            self._taken_unacknowledged.popitem(last=False)
 
 
 class Received:
@@ -382,6 +416,9 @@ class Received:
         elif not isinstance(payload, bytes | bytearray):
             payload = b"" if payload is None else str(payload).encode()
         self.payload = bytes(payload)
+
+    def came_by(self, client: aiomqtt.Client | None) -> bool:
+        return client is self._client
 
     def acknowledge(self) -> None:
         self._client._client.ack(self._mid, self._qos)
