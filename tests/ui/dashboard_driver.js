@@ -1,6 +1,7 @@
 // Runs the dashboard page's own script in Node against a running SkyShare, with a small
 // stand-in for the few DOM parts the page touches (no browser on the test machines), and
-// prints what an operator would see, as JSON: the open incidents and their buttons.
+// prints what an operator would see, as JSON: the open incidents and their buttons, and
+// the health warning.
 //   node dashboard_driver.js PAGE BASE_URL API_KEY [BUTTON]
 // With BUTTON (e.g. "approve"), it is clicked on the first incident that has it, and what
 // is shown afterwards is printed too.
@@ -34,7 +35,7 @@ class Node {
 }
 
 const byId = {};
-for (const id of ["map", "key", "connect", "status", "incidents", "log", "new"]) {
+for (const id of ["map", "key", "connect", "health", "status", "incidents", "log", "new"]) {
   byId[id] = new Node(id);
 }
 const document = {
@@ -81,6 +82,7 @@ async function main() {
   const out = { errors: [] };
   await vm.runInContext("draw()", context);
   out.before = shown();
+  out.health = byId.health.textContent;
   if (button) {
     const div = byId.incidents.children.find((d) => d.children.some((c) => c.textContent === button));
     if (!div) throw new Error(`no incident shows a ${button} button`);
