@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from skyshare.domain import DroneStatus
 from skyshare.domain.events import EventType
+from tests.integration.live import until
 
 from .conftest import Flying
 
@@ -250,3 +251,33 @@ async def test_a_docked_drone_charges_as_its_aircraft_reports(flying: Flying) ->
     assert runtime.fleet[drone].battery_pct < 100.0
     await vehicle.wait_for(status_is(DroneStatus.DOCKED), 600, "docked, charged")
     assert runtime.fleet[drone].battery_pct == 100.0
+
+
+async def test_a_drone_its_pilot_or_failsafe_flies_home_is_not_re_tasked(flying: Flying) -> None:
+    runtime = flying.runtime
+    call = {"agency": "police", "priority": "P1", "kind": "burglary"}
+    made = await runtime.submit({**call, **HIGHBURY}, actor="cad")
+    first = made.assignment.drone_id
+    await flying.wait_event(
+        lambda e: e.type is EventType.DRONE_LAUNCHED and e.subject == first, 30, "launch"
+    )
+    aircraft = flying.fleet.simulator.vehicles[flying.fleet.system_ids[first] - 1]
+    await until(lambda: aircraft.alt_rel > 30, 30, "the climb")
+    assert aircraft.set_mode("RTL")  # the pilot's switch, or a failsafe (battery, fence)
+    await flying.wait_event(
+        lambda e: (
+            e.type is EventType.COMMAND_RESULT
+            and e.subject == first
+            and "switched itself to RTL" in e.data.get("reason", "")
+        ),
+        15,
+        "the call handed on",
+    )
+    assert runtime.fleet[first].status is DroneStatus.RETURNING
+    # A call right under it: it would be the nearest drone, but it is not offered.
+    here = runtime.fleet[first].position
+    second = await runtime.submit({**call, "lat": here.lat, "lon": here.lon}, actor="cad")
+    assert second.assignment is None or second.assignment.drone_id != first
+    await flying.wait_event(
+        lambda e: e.type is EventType.DRONE_LANDED and e.subject == first, 60, "its landing"
+    )

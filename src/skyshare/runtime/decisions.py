@@ -24,12 +24,18 @@ from skyshare.runtime.state import DISPATCHER, LIVE
 class Decisions(Changes, Reads):
     """Each method adds to a change being built under the lock; none commits it."""
 
+    def _not_to_retask(self) -> set[str]:
+        """Drones the dispatcher may not offer whatever it thinks of them: those whose
+        aircraft a failsafe or a pilot is flying home or down."""
+        return set() if self.flights is None else self.flights.flying_themselves()
+
     async def _decide(
         self, change: Change, incident: Incident, exclude: set[str]
     ) -> tuple[Incident, Assignment | None]:
         """Propose the best drone; auto-launch if the agency's policy says so; a preempted
         incident is re-queued at once."""
         now = self.clock.now()
+        exclude = exclude | self._not_to_retask()
         proposal = self.dispatcher.propose(incident, self.fleet.view, now, exclude=exclude)
         assignment = proposal.assignment(f"asg-{uuid.uuid4().hex[:12]}")
         if assignment is None:

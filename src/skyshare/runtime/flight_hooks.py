@@ -174,6 +174,7 @@ class FlightHooks(Decisions, AirspaceControl):
             if not view.incident.status.is_open:
                 return None
             busy = {a.drone_id for a in view.assignments if a.status in LIVE} | {drone_id}
+            busy |= self._not_to_retask()
             proposal = self.dispatcher.propose(
                 view.incident, self.fleet.view, self.clock.now(), exclude=busy
             )

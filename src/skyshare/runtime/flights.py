@@ -200,8 +200,22 @@ class FlightDirector:
         return self._vehicle(drone_id).state.airborne
 
     def flying_itself(self, drone_id: str) -> str | None:
+        if drone_id in self._returning:  # ours: it lands on the dock we chose
+            return None
         state = self._vehicle(drone_id).state
         return state.mode if state.mode_kind in (ModeKind.RETURN, ModeKind.LAND) else None
+
+    def flying_themselves(self) -> set[str]:
+        """The drones whose aircraft a failsafe or a pilot is flying home or down: not to
+        be re-tasked in the air (its battery or its fence may be why) until landed."""
+        runtime = self.runtime
+        return {
+            s.drone_id
+            for s in runtime.fleet
+            if s.status is DroneStatus.RETURNING
+            and self.no_aircraft(s.drone_id) is None
+            and self.flying_itself(s.drone_id) is not None
+        }
 
     def links(self) -> dict[str, bool]:
         """Per drone with an aircraft listed: is its aircraft heard now?"""

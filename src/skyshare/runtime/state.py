@@ -54,6 +54,11 @@ class FlightControl(Protocol):
         """Per drone with an aircraft: is that aircraft heard now (for health checks)?"""
         ...
 
+    def flying_themselves(self) -> set[str]:
+        """Drones coming home whose aircraft flies itself (``flying_itself``): not to be
+        re-tasked in the air."""
+        ...
+
 
 @dataclass(frozen=True)
 class IncidentView:
