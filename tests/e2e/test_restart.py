@@ -49,9 +49,9 @@ async def test_a_restart_flies_the_approved_launch_and_hands_on_the_grounded_sor
     async with flying_on(url) as flying:
         runtime = flying.runtime
 
-        def handed_on() -> bool:  # to no one here: pol-2 is busy, the rest not police's
-            view = runtime._open.get(flown.incident.id)
-            return view is not None and view.incident.status is IncidentStatus.UNSERVED
+        async def handed_on() -> bool:  # to no one here: pol-2 is busy, the rest not police's
+            view = await runtime.incident(flown.incident.id)
+            return view.incident.status is IncidentStatus.UNSERVED
 
         await until(handed_on, 30, "hand-on of the grounded sortie's call")
         (cancelled,) = (await runtime.incident(flown.incident.id)).assignments

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -43,14 +44,22 @@ async def turns_until(condition: Callable[[], bool]) -> None:
 
 
 async def until(
-    condition: Callable[[], bool], timeout_s: float = 30.0, what: str = "condition"
+    condition: Callable[[], bool | Awaitable[bool]],
+    timeout_s: float = 30.0,
+    what: str = "condition",
 ) -> None:
-    """Wait (wall seconds) until ``condition`` holds, looking every 10 ms: for what happens
-    on another clock (the store's process tried again after a pause, an aircraft flying)
-    and is not published (while the store is away, nothing is)."""
+    """Wait (wall seconds) until ``condition`` (a function, or a coroutine function: to ask
+    the runtime as a user does) holds, looking every 10 ms: for what happens on another
+    clock (the store's process tried again after a pause, an aircraft flying) and is not
+    published (while the store is away, nothing is)."""
+
+    async def holds() -> bool:
+        answer = condition()
+        return await answer if inspect.isawaitable(answer) else answer
+
     try:
         async with asyncio.timeout(timeout_s):
-            while not condition():
+            while not await holds():
                 await asyncio.sleep(0.01)
     except TimeoutError:
         raise AssertionError(f"no {what} within {timeout_s} s") from None
