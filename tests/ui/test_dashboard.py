@@ -83,6 +83,17 @@ async def test_an_operator_sees_the_proposal_and_approves_it_from_the_page(serve
         assert view["proposal"]["drone_id"] == drone
 
 
+async def test_a_decline_from_the_page_shows_the_next_drone_proposed(server: str) -> None:
+    async with httpx.AsyncClient(base_url=server, headers=as_("police")) as api:
+        made = (await api.post("/api/v1/incidents", json=CALL)).json()
+        shown = await dashboard(server, "police", click="decline")
+        now = (await api.get(f"/api/v1/incidents/{made['id']}")).json()["proposal"]
+    assert now["drone_id"] != made["proposal"]["drone_id"]  # the next candidate
+    (after,) = shown["after"]
+    assert f"proposed {now['drone_id']} from" in after["text"]
+    assert after["buttons"] == ["approve", "decline", "close"]
+
+
 async def test_with_no_open_calls_the_page_says_so(server: str) -> None:
     shown = await dashboard(server, "fire")
     assert shown["before"] == []  # the "none" note, and no incident
