@@ -45,8 +45,9 @@ class Reads(RuntimeState):
         self, *, agency: str | None = None, open_only: bool = False, limit: int = 200
     ) -> list[IncidentView]:
         """Newest first, each with its assignments: open ones as memory has them (as
-        ``incident`` gives them), the rest from the store."""
-        listed = await self._io(
-            "list_incidents_with_assignments", agency=agency, open_only=open_only, limit=limit
-        )
-        return [self._open.get(i.id) or IncidentView(i, assignments) for i, assignments in listed]
+        ``incident`` gives them), the rest from the store (one more query, if any)."""
+        listed = await self._io("list_incidents", agency=agency, open_only=open_only, limit=limit)
+        known = {i.id: self._open.get(i.id) for i in listed}
+        closed = [incident_id for incident_id, view in known.items() if view is None]
+        stored = await self._io("assignments_for_incidents", closed) if closed else {}
+        return [known[i.id] or IncidentView(i, stored[i.id]) for i in listed]

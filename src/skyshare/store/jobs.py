@@ -39,7 +39,7 @@ READ_CALLS = frozenset(
         "get_incident",
         "assignments_for",
         "list_incidents",
-        "list_incidents_with_assignments",
+        "assignments_for_incidents",
         "write_progress",
     }
 )

@@ -133,16 +133,10 @@ class Store:
                 session, agency=agency, open_only=open_only, limit=_limit(limit)
             )
 
-    def list_incidents_with_assignments(
-        self, *, agency: str | None = None, open_only: bool = False, limit: int = 200
-    ) -> list[tuple[Incident, list[Assignment]]]:
-        """``list_incidents``, each with its assignments (oldest first), in one snapshot."""
+    def assignments_for_incidents(self, incident_ids: list[str]) -> dict[str, list[Assignment]]:
+        """Each incident's assignments, oldest first, in one query."""
         with self._reading() as session:
-            incidents = queries.list_incidents(
-                session, agency=agency, open_only=open_only, limit=_limit(limit)
-            )
-            assignments = queries.assignments_for_many(session, [i.id for i in incidents])
-        return [(i, assignments[i.id]) for i in incidents]
+            return queries.assignments_for_many(session, incident_ids)
 
     def get_assignment(self, assignment_id: str) -> Assignment | None:
         with self._reading() as session:
