@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from skyshare.domain.errors import InputError
 from skyshare.fleet import FleetConfig, FleetManager, UnknownVehicle, Vehicle, WaitTimeout
 from skyshare.runtime.flights import FlightDirector, knows_if_airborne
 from skyshare.runtime.runtime import Runtime
@@ -64,6 +65,34 @@ async def wait_heard(
 
     await asyncio.gather(*(says_if_airborne(v) for v in heard))
     return {v.system_id for v in heard if knows_if_airborne(v.state)}
+
+
+async def link_up(
+    runtime: Runtime,
+    links: Iterable[str],
+    system_ids: Mapping[str, int],
+    *,
+    wait_s: float,
+    speedup: float,
+    heard: Callable[[set[int]], None],
+    source: str = "",
+) -> LinkedFleet:
+    """Open ``links``, wait up to ``wait_s`` for the aircraft of ``system_ids`` (drone ->
+    system id), tell ``heard`` which were heard (it may refuse to go on), and let the
+    runtime fly them. Nothing is left open if any step fails. ``source``: where the links
+    were read, for the error of one that cannot be opened."""
+    manager = FleetManager(fleet_config(speedup))
+    try:
+        for link in links:
+            try:
+                await manager.connect(link)
+            except OSError as exc:  # a port taken, an address not of this machine
+                raise InputError("link", f"cannot open {link}: {exc}", source=source) from None
+        heard(await wait_heard(manager, system_ids.values(), wait_s))
+        return await take_controls(runtime, manager, system_ids, speedup=speedup)
+    except BaseException:
+        await manager.close()
+        raise
 
 
 async def take_controls(

@@ -16,9 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from skyshare.domain.errors import InputError
-from skyshare.fleet import FleetManager
 from skyshare.fleet.aircraft import Aircraft, links, parse_aircraft
-from skyshare.runtime.linked_fleet import LinkedFleet, fleet_config, take_controls, wait_heard
+from skyshare.runtime.linked_fleet import LinkedFleet, fleet_config, link_up
 from skyshare.runtime.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -45,22 +44,16 @@ async def start_mavlink_fleet(
     aircraft, and let the runtime fly those heard. ``speedup``: the aircraft's clock
     against the wall's (1 for real aircraft; SITL and mavsim may run faster)."""
     aircraft = load_aircraft(aircraft_file, runtime)  # nothing is opened for a bad file
-    manager = FleetManager(fleet_config(speedup))
-    try:
-        for link in links(aircraft):
-            try:
-                await manager.connect(link)
-            except OSError as exc:  # a port taken, an address not of this machine
-                raise InputError(
-                    "link", f"cannot open {link}: {exc}", source=str(aircraft_file)
-                ) from None
-        heard = await wait_heard(manager, (a.system_id for a in aircraft.values()), wait_s)
-        _log_start(runtime, aircraft, heard, wait_s)
-        system_ids = {drone: a.system_id for drone, a in aircraft.items()}
-        return await take_controls(runtime, manager, system_ids, speedup=speedup)
-    except BaseException:
-        await manager.close()
-        raise
+    system_ids = {drone: a.system_id for drone, a in aircraft.items()}
+    return await link_up(
+        runtime,
+        links(aircraft),
+        system_ids,
+        wait_s=wait_s,
+        speedup=speedup,
+        heard=lambda heard: _log_start(runtime, aircraft, heard, wait_s),
+        source=str(aircraft_file),
+    )
 
 
 def _log_start(

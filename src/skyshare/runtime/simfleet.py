@@ -26,9 +26,9 @@ from skyshare.config import REPO_ROOT
 from skyshare.domain import Network
 from skyshare.domain.errors import InputError
 from skyshare.domain.events import EventType
-from skyshare.fleet import FleetManager, UnknownVehicle
+from skyshare.fleet import UnknownVehicle
 from skyshare.runtime.flight_hooks import CHARGE_PCT_PER_S
-from skyshare.runtime.linked_fleet import LinkedFleet, fleet_config, take_controls, wait_heard
+from skyshare.runtime.linked_fleet import LinkedFleet, link_up
 from skyshare.runtime.operators import RETURNED_TO_SERVICE
 from skyshare.runtime.runtime import Runtime
 
@@ -135,21 +135,19 @@ async def start_simulated_fleet(
         simulator = Simulator(config)
         await simulator.start()
         connections = [simulator.connection_string(i) for i in range(len(ids))]
-    manager = FleetManager(fleet_config(speedup))
     system_ids = {drone: i + 1 for i, drone in enumerate(ids)}
-    try:
-        if gcs_port is not None:
-            await manager.connect(f"udpin:127.0.0.1:{gcs_port}")
-        else:
-            for connection in connections:
-                await manager.connect(connection)
-        heard = await wait_heard(manager, system_ids.values(), timeout_s=60)
+
+    def all_heard(heard: set[int]) -> None:  # it booted them: each must be heard
         missing = sorted(set(system_ids.values()) - heard)
-        if missing:  # it booted them: each must be heard
+        if missing:
             raise UnknownVehicle(missing[0], sorted(heard))
-        linked = await take_controls(runtime, manager, system_ids, speedup=speedup)
+
+    links = [f"udpin:127.0.0.1:{gcs_port}"] if gcs_port is not None else connections
+    try:
+        linked = await link_up(
+            runtime, links, system_ids, wait_s=60, speedup=speedup, heard=all_heard
+        )
     except BaseException:
-        await manager.close()
         await _stop_simulator(simulator, child)
         raise
     fleet = SimulatedFleet(
