@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -23,6 +24,7 @@ from numpy.typing import NDArray
 from skyshare.airspace import AirspaceMap, Route
 from skyshare.airspace.routing import VERTICAL_MARGIN_M
 from skyshare.dispatch.detour import Disks
+from skyshare.dispatch.kernels import boxes_met
 from skyshare.domain.models import GeoPoint
 from skyshare.geo import Projection
 
@@ -48,7 +50,7 @@ class AirspaceRouter:
         self.airspace = airspace
         self.permissions = {a: frozenset(g) for a, g in (permissions or {}).items()}
         self.horizon_s = horizon_s
-        self._grown: dict[tuple, shapely.Geometry | None] = {}
+        self._grown: dict[tuple, Clearance | None] = {}
         self._disks: dict[tuple, Disks] = {}
         self._epoch: tuple[datetime, Hashable] | None = None
 
@@ -134,12 +136,22 @@ class AirspaceRouter:
         the router's route is certainly the straight segment itself."""
         grown = self._grown_zones(agency, at)
         n = len(x0)
+        clear = np.ones(n, bool)
         if grown is None:
-            return np.ones(n, bool)
-        coords = np.empty((n, 2, 2))
-        coords[:, 0, 0], coords[:, 0, 1] = x0, y0
-        coords[:, 1, 0], coords[:, 1, 1] = x1, y1
-        return ~shapely.intersects(grown, shapely.linestrings(coords))
+            return clear
+        # Only a segment whose bounding box meets a grown zone's can cross it: with one
+        # common end (a scene) and a city's scattered zones, most segments meet none.
+        if np.ndim(x1) == 0:  # one common end
+            end = float(x1), float(y1)  # type: ignore[arg-type]
+            maybe = np.flatnonzero(boxes_met(x0, y0, *end, grown.boxes))
+        else:
+            maybe = np.arange(n)
+        if len(maybe):
+            coords = np.empty((len(maybe), 2, 2))
+            coords[:, 0, 0], coords[:, 0, 1] = x0[maybe], y0[maybe]
+            coords[:, 1, 0], coords[:, 1, 1] = x1, y1  # one end, or every segment's
+            clear[maybe] = ~shapely.intersects(grown.area, shapely.linestrings(coords))
+        return clear
 
     def obstacle_disks(self, agency: str, at: datetime) -> Disks:
         """Disks inside the zones a route for ``agency`` must go around (for the lower
@@ -166,7 +178,7 @@ class AirspaceRouter:
             self._disks[key] = found
         return found
 
-    def _grown_zones(self, agency: str, at: datetime) -> shapely.Geometry | None:
+    def _grown_zones(self, agency: str, at: datetime) -> Clearance | None:
         """The zones ``agency`` may not fly through or start in, grown by ``clearance_m``
         and prepared: a segment that misses it is farther than that from all of them."""
         key = (agency, self.epoch(at))
@@ -181,20 +193,30 @@ class AirspaceRouter:
                 permissions=self.permissions.get(agency, frozenset()),
                 heights=(0.0, airspace.min_cruise_alt_m + VERTICAL_MARGIN_M),
             )
-            grown = None
             if zones:
                 # A buffer's arcs are chords inside the true offset curve: grow by the
                 # radius whose chords stay outside it (plus a metre for rounding), so
                 # that missing the polygon means missing every zone by ``clearance_m``.
                 radius = self.clearance_m / math.cos(math.pi / (4 * CLEARANCE_QUAD_SEGS)) + 1.0
-                grown = shapely.union_all(
-                    shapely.buffer(
-                        [z.geometry for z in zones], radius, quad_segs=CLEARANCE_QUAD_SEGS
-                    )
+                each = shapely.buffer(
+                    [z.geometry for z in zones], radius, quad_segs=CLEARANCE_QUAD_SEGS
                 )
+                grown = shapely.union_all(each)
                 shapely.prepare(grown)
-            self._grown[key] = grown
+                boxes = np.ascontiguousarray(shapely.bounds(each), float)
+                self._grown[key] = Clearance(grown, boxes)
+            else:
+                self._grown[key] = None
         return self._grown[key]
+
+
+@dataclass(frozen=True)
+class Clearance:
+    """The area a segment must miss to be surely straight, and the bounding boxes of the
+    grown zones it is made of (rows of min x, min y, max x, max y)."""
+
+    area: shapely.Geometry
+    boxes: NDArray[np.float64]
 
 
 def inscribed_disks(

@@ -24,6 +24,7 @@ from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from skyshare.dispatch import kernels
 from skyshare.dispatch.batch import BatchProblem, BatchSolution
 from skyshare.dispatch.config import DispatchConfig
 from skyshare.dispatch.cover import CoverIndex, Demand
@@ -108,8 +109,9 @@ class Dispatcher:
         """Build what is built once, so that the first real decision does not pay for it:
         for each agency, the router's graphs and obstacle tables and what it knows about
         each dock as an end of a route; given a fleet, the fleet's index and ready-drone
-        counts. Call at start-up and after the airspace changes (a few hundred
-        milliseconds for London)."""
+        counts; and the compiled loops (``kernels.py``). Call at start-up and after the
+        airspace changes (a few hundred milliseconds for London)."""
+        kernels.warm_up()
         if fleet is not None:
             self.indexes.get(fleet.ids)
             fleet.ready_by_site(self.config.min_launch_battery_pct)

@@ -28,17 +28,17 @@ from numpy.typing import NDArray
 from skyshare.dispatch.config import DispatchConfig
 from skyshare.dispatch.detour import Disks, route_length_bounds
 from skyshare.dispatch.eta import Flight, FlightModel, Wind
-from skyshare.dispatch.fleet import ON_DOCK, DroneState, FleetView, status_table
+from skyshare.dispatch.fleet import DroneState
 from skyshare.dispatch.index import FleetIndex, ReturnGroup
+from skyshare.dispatch.kernels import dock_energy_bounds, floats
 from skyshare.dispatch.proposal import Candidate, Reason, Rejection, Why
-from skyshare.dispatch.routing import Ends, NoPath, Path, PathSource, Prefetch
+from skyshare.dispatch.routing import End, Ends, NoPath, Path, PathSource, Prefetch
 from skyshare.domain.enums import TaskKind
 from skyshare.domain.errors import InputError
 from skyshare.domain.models import DroneModel, GeoPoint, Incident, IncidentKind
 from skyshare.domain.network import Network
 from skyshare.geo import Projection
 
-IS_ON_DOCK = status_table(ON_DOCK)
 PREFETCH_DOCKS = 16  # docks nearest the scene whose straight routes are checked at once
 LB_SLACK = 1e-9  # relative; keeps float rounding from making a bound exceed the exact value
 
@@ -151,16 +151,27 @@ class JobBuilder:
         min_scene = kind.on_scene_s
         if kind.task in self.config.relief_tasks:
             min_scene = min(kind.on_scene_s, self.config.min_station_s)
-        near = np.argsort(np.hypot(self.site_x - x, self.site_y - y))[:PREFETCH_DOCKS]
+        dx, dy = self.site_x - x, self.site_y - y
+        near = np.argsort(np.hypot(dx, dy))[:PREFETCH_DOCKS]
         if prefetch is not None:
             docks = Ends(
                 self.site_lat[near], self.site_lon[near], self.site_x[near], self.site_y[near]
             )
-            if prefetch(Ends.repeat(goal, x, y, len(near)), docks, incident.agency, now):
+            if prefetch(docks, End(goal.lat, goal.lon, x, y), incident.agency, now):
                 disks = None  # every route is straight: no bound is tighter
         bounded: dict[tuple[float, float], float] = {}
         back, closed = self._returns(
-            goal, x, y, incident.agency, groups, paths, now, wind, scene_alt, disks, near, bounded
+            goal,
+            (x, y, dx, dy),
+            incident.agency,
+            groups,
+            paths,
+            now,
+            wind,
+            scene_alt,
+            disks,
+            near,
+            bounded,
         )
         return Job(
             incident, kind, goal, x, y, scene_alt, min_scene, back, now, wind, closed, bounded
@@ -169,8 +180,7 @@ class JobBuilder:
     def _returns(
         self,
         goal: GeoPoint,
-        x: float,
-        y: float,
+        at: tuple[float, float, NDArray[np.float64], NDArray[np.float64]],
         agency: str,
         groups: tuple[ReturnGroup, ...],
         paths: PathSource,
@@ -187,14 +197,12 @@ class JobBuilder:
 
         Also returns why the scene is closed, when the router says its own end (the
         scene) is at fault, or when ``max_return_docks`` docks in a row have no route.
+        ``at`` is the scene (x, y) and the docks' offsets from it.
         """
-        dx, dy = self.site_x - x, self.site_y - y
-        dist = np.hypot(dx, dy)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ux, uy = dx / dist, dy / dist  # nan at the scene itself: only used with wind
+        x, y, dx, dy = at
         # Around the zones for the docks nearest the scene; the rest keep the straight line
         # (still a bound, and they are seldom reached).
-        length = dist.copy()
+        length = np.hypot(dx, dy)
         if disks is not None and len(disks):
             length[near] = route_length_bounds(self.site_x[near], self.site_y[near], x, y, disks)
         sx, sy, near_length = self.site_x[near], self.site_y[near], length[near]
@@ -202,8 +210,7 @@ class JobBuilder:
             zip(zip(sx.tolist(), sy.tolist(), strict=True), near_length.tolist(), strict=True)
         )
         models = list({g.model.name: g.model for g in groups}.values())
-        lb_wh = self._energy_bounds(models, dist, (ux, uy), length, wind, scene_alt)
-        orders = np.argsort(lb_wh, axis=1, kind="stable")
+        lb_wh, orders = self.energy_bounds(models, dx, dy, length, wind, scene_alt)
         found: dict[int, Path | NoPath] = {}
         flown: dict[tuple[str, int], Flight | None] = {}  # owners of one model share them
         row = {model.name: m for m, model in enumerate(models)}
@@ -229,36 +236,34 @@ class JobBuilder:
             out[group.model.name, group.owner] = legs[m, landable]
         return out, None
 
-    def _energy_bounds(
+    def energy_bounds(
         self,
         models: list[DroneModel],
-        dist: NDArray[np.float64],
-        direction: tuple[NDArray[np.float64], NDArray[np.float64]],
+        dx: NDArray[np.float64],
+        dy: NDArray[np.float64],
         length: NDArray[np.float64],
         wind: Wind,
         from_alt_m: float,
-    ) -> NDArray[np.float64]:
-        """Lower bounds of the energy (Wh) to each dock, models x docks, in one go, from a
-        point ``dist`` away in unit ``direction`` by a route at least ``length`` long."""
+    ) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
+        """Lower bounds of the energy (Wh) to each dock, models x docks, from the point
+        (at ``from_alt_m``) the docks are offset ``dx``, ``dy`` from, by a route at least
+        ``length`` long; and each model's docks in order of them: no ground speed beats
+        the straight track's (nor airspeed plus wind speed), no climb or descent is less
+        than ``min_cruise_alt_m`` implies."""
         fm, cfg = self.flight_model, self.config
-        airspeed = np.array([m.cruise_speed_mps for m in models])[:, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if wind.speed_mps == 0.0:
-                cruise_t = dist[None, :] / airspeed
-            else:
-                ux, uy = direction
-                speed = ground_speeds(wind, airspeed, ux[None, :], uy[None, :])
-                cruise_t = np.where(dist > 0, dist / speed, 0.0)
-        cruise_t = detour_cruise_s(cruise_t, length[None, :], airspeed, wind)
-        vertical_wh = np.array(
-            [
-                max(0.0, cfg.min_cruise_alt_m - from_alt_m) / m.climb_rate_mps * fm.climb_power_w(m)
-                + cfg.min_cruise_alt_m / m.descent_rate_mps * fm.descent_power_w(m)
-                for m in models
-            ]
-        )[:, None]
-        cruise_w = np.array([m.cruise_power_w for m in models])[:, None]
-        return (vertical_wh + cruise_t * cruise_w) / 3600.0 * (1 - LB_SLACK)
+        vertical_wh = [
+            max(0.0, cfg.min_cruise_alt_m - from_alt_m) / m.climb_rate_mps * fm.climb_power_w(m)
+            + cfg.min_cruise_alt_m / m.descent_rate_mps * fm.descent_power_w(m)
+            for m in models
+        ]
+        columns = (
+            np.array([m.cruise_speed_mps for m in models]),
+            np.array(vertical_wh),
+            np.array([m.cruise_power_w for m in models]),
+        )
+        return dock_energy_bounds(
+            dx, dy, length, columns, floats(wind.east_mps, wind.north_mps), 1 - LB_SLACK
+        )
 
     def cheapest_dock(
         self,
@@ -276,11 +281,9 @@ class JobBuilder:
         ground = GeoPoint(here.lat, here.lon)
         x, y = self.projection.point(here.lat, here.lon)
         dx, dy = self.site_x - x, self.site_y - y
-        dist = np.hypot(dx, dy)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            direction = (dx / dist, dy / dist)
-        bounds = self._energy_bounds([group.model], dist, direction, dist, wind, here.alt_m)
-        order = np.argsort(bounds[0], kind="stable")
+        bounds, order = self.energy_bounds(
+            [group.model], dx, dy, np.hypot(dx, dy), wind, here.alt_m
+        )
         free = set(free)
         allowed = tuple(
             may and site in free
@@ -290,7 +293,7 @@ class JobBuilder:
             ground,
             agency,
             group.model,
-            (order, bounds[0]),
+            (order[0], bounds[0]),
             allowed,
             {},
             paths,
@@ -360,14 +363,6 @@ def in_order(
         yield from zip(part.tolist(), bound[part].tolist(), strict=True)
 
 
-def ground_speeds(wind: Wind, airspeed: NDArray | float, ux: NDArray, uy: NDArray) -> NDArray:
-    """``Wind.ground_speed`` for many tracks at once (0 where the wind wins)."""
-    along = wind.east_mps * ux + wind.north_mps * uy
-    slack = np.asarray(airspeed) ** 2 - (wind.east_mps**2 + wind.north_mps**2 - along * along)
-    speed = along + np.sqrt(np.maximum(slack, 0.0))
-    return np.where((slack >= 0) & (speed > 0), speed, 0.0)
-
-
 @dataclass(frozen=True)
 class Bounds:
     """Lower bounds, per drone of the view, of the ETA and the energy to the scene."""
@@ -377,48 +372,6 @@ class Bounds:
     on_dock: NDArray[np.bool_]
     wind_blocked: NDArray[np.bool_]
     cruise_s: NDArray[np.float64]  # the straight-line cruise part of ``eta_s``
-
-
-def lower_bounds(index: FleetIndex, view: FleetView, job: Job, fm: FlightModel) -> Bounds:
-    cfg = fm.config
-    dx, dy = job.x - view.x, job.y - view.y
-    dist = np.hypot(dx, dy)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if job.wind.speed_mps == 0.0:
-            cruise_t = dist / index.speed
-        else:
-            moving = dist > 0
-            ux = np.where(moving, dx / dist, 0.0)
-            uy = np.where(moving, dy / dist, 0.0)
-            speed = ground_speeds(job.wind, index.speed, ux, uy)
-            cruise_t = np.where(moving, dist / speed, 0.0)
-    on_dock, launch_s, up_s, up_wh = departure_bounds(index, view, cfg)
-    down_s = max(0.0, cfg.min_cruise_alt_m - job.scene_alt_m) / index.descent_rate
-    eta = launch_s + up_s + cruise_t + down_s
-    wh = (
-        up_wh
-        + (down_s * index.hover_w * cfg.descent_power_factor + cruise_t * index.cruise_w) / 3600.0
-    )
-    return Bounds(
-        eta * (1 - LB_SLACK), wh * (1 - LB_SLACK), on_dock, ~np.isfinite(cruise_t), cruise_t
-    )
-
-
-def departure_bounds(
-    index: FleetIndex, view: FleetView, cfg: DispatchConfig
-) -> tuple[NDArray[np.bool_], NDArray, NDArray, NDArray]:
-    """Per drone, whatever does not depend on the scene: on a dock or not, the launch
-    delay, and the least climb (seconds, watt-hours) to cruise. Kept with the view."""
-    key = ("departure", id(index), cfg.launch_delay_s, cfg.min_cruise_alt_m, cfg.climb_power_factor)
-    found = view.memo.get(key)
-    if found is None:
-        on_dock = IS_ON_DOCK[view.status]
-        start_alt = np.where(on_dock, 0.0, view.alt)
-        up_s = np.maximum(0.0, cfg.min_cruise_alt_m - start_alt) / index.climb_rate
-        up_wh = up_s * index.hover_w * cfg.climb_power_factor / 3600.0
-        launch_s = np.where(on_dock, cfg.launch_delay_s, 0.0)
-        found = view.memo[key] = (on_dock, launch_s, up_s, up_wh)
-    return found  # type: ignore[return-value]
 
 
 def detour_cruise_s(
@@ -432,22 +385,21 @@ def detour_cruise_s(
     return np.maximum(straight_s, length_m / (airspeed + wind.speed_mps))
 
 
-def battery_floor_pct(
-    index: FleetIndex, job: Job, fm: FlightModel, scene_s: float
-) -> NDArray[np.float64]:
-    """Per drone: battery needed beyond the flight out (``scene_s`` on scene, the way
-    back, the reserve); inf for a model with no legal way back."""
-    per_group = []
+def group_floors_pct(
+    index: FleetIndex, job: Job, fm: FlightModel, scene_s: tuple[float, ...]
+) -> list[NDArray[np.float64]]:
+    """Per return group (``index.groups``), for each time on scene in ``scene_s``: battery
+    needed beyond the flight out (that time on scene, the way back, the reserve); inf
+    for a group with no legal way back."""
+    reserve = fm.config.reserve_pct
+    rows: list[list[float]] = [[] for _ in scene_s]  # a dozen groups: plain floats are faster
     for model, owner in index.groups:
         leg = job.back_for(model, owner)
-        if leg is None:
-            per_group.append(np.inf)
-            continue
-        scene_wh = scene_s * fm.scene_power_w(model, job.task) / 3600.0
-        per_group.append(
-            (scene_wh + leg.flight.energy_wh) * 100.0 / model.battery_wh + fm.config.reserve_pct
-        )
-    return np.array(per_group, float)[index.group_of]
+        back_wh = math.inf if leg is None else leg.flight.energy_wh
+        scene_w = fm.scene_power_w(model, job.task)
+        for row, stay_s in zip(rows, scene_s, strict=True):
+            row.append((stay_s * scene_w / 3600.0 + back_wh) * 100.0 / model.battery_wh + reserve)
+    return [np.array(row) for row in rows]
 
 
 class Evaluator:

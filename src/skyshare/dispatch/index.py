@@ -60,6 +60,15 @@ class FleetIndex:
         self.hover_w = column("hover_power_w")
         self.cruise_w = column("cruise_power_w")
         self.battery_wh = column("battery_wh")
+        # As the screen's compiled pass takes them (``kernels.screen_fleet``).
+        self.model_columns = (
+            self.speed,
+            self.climb_rate,
+            self.descent_rate,
+            self.hover_w,
+            self.cruise_w,
+            self.battery_wh,
+        )
         self._capable: dict[frozenset[Capability], NDArray[np.bool_]] = {}
         self._may_fly: dict[tuple[str, Priority], NDArray[np.bool_]] = {}
         # Built now, once per fleet, so that no decision pays for a first use.

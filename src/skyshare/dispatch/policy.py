@@ -34,13 +34,13 @@ from skyshare.dispatch.evaluate import (
     Bounds,
     Evaluator,
     Job,
-    battery_floor_pct,
     detour_cruise_s,
-    lower_bounds,
+    group_floors_pct,
 )
 from skyshare.dispatch.explain import explain_choice, explain_unserved
 from skyshare.dispatch.fleet import BUSY, ON_DOCK, OUT_OF_SERVICE, FleetView, status_table
 from skyshare.dispatch.index import FleetIndex
+from skyshare.dispatch.kernels import floats, screen_fleet
 from skyshare.dispatch.proposal import (
     Candidate,
     Displacement,
@@ -49,7 +49,7 @@ from skyshare.dispatch.proposal import (
     Rejection,
     Why,
 )
-from skyshare.dispatch.routing import Ends, Prefetch
+from skyshare.dispatch.routing import End, Ends, Prefetch
 from skyshare.domain.network import Network
 
 PREFETCH_CHUNK = 24  # drones whose straight routes are checked together
@@ -58,6 +58,23 @@ CODE = {reason: i + 1 for i, reason in enumerate(REASONS)}  # 0 means "still ope
 IS_BUSY = status_table(BUSY)
 IS_OUT = status_table(OUT_OF_SERVICE)
 IS_ON_DOCK = status_table(ON_DOCK)
+# The screen's reasons in order of precedence: a drone gets the first that applies.
+PRECEDENCE = np.array(
+    [
+        CODE[reason]
+        for reason in (
+            Reason.OUT_OF_SERVICE,
+            Reason.EXCLUDED,
+            Reason.BUSY,
+            Reason.NO_CAPABILITY,
+            Reason.NOT_SHARED,
+            Reason.LOW_BATTERY,
+            Reason.NO_LEGAL_ROUTE,
+            Reason.WIND,
+        )
+    ],
+    np.int8,
+)
 
 
 @dataclass(frozen=True)
@@ -83,55 +100,51 @@ def screen(
     use_bounds: bool = True,
     allow_preempt: bool = True,
 ) -> Screen:
+    """Every drone's lower bounds to the scene and the first reason, if any, it cannot
+    serve (``kernels.screen_fleet``, one compiled pass over the fleet)."""
     cfg = fm.config
     incident = job.incident
-    out, busy, dock_low = status_masks(view, cfg)
-    preemptible = busy & (view.task_priority > int(incident.priority))
-    if not (allow_preempt and incident.priority <= cfg.preempt_priority):
-        preemptible = np.zeros(len(view), bool)
-    excluded = np.zeros(len(view), bool)
+    free = np.ones(len(view), bool)
     if exclude:
-        excluded[[view.index[d] for d in exclude if d in view.index]] = True
-    bounds = lower_bounds(index, view, job, fm)
-    floor = battery_floor_pct(index, job, fm, job.min_scene_s)
-    out_pct = bounds.out_wh * 100.0 / index.battery_wh
-    needed = out_pct + floor
-    # In order of precedence: a drone gets the first reason that applies to it.
-    checks = [
-        (out, Reason.OUT_OF_SERVICE),
-        (excluded, Reason.EXCLUDED),
-        (busy & ~preemptible, Reason.BUSY),
-        (~index.capable(job.kind.capabilities), Reason.NO_CAPABILITY),
-        (~index.may_fly(incident.agency, incident.priority), Reason.NOT_SHARED),
-        (dock_low, Reason.LOW_BATTERY),
-        (~np.isfinite(floor), Reason.NO_LEGAL_ROUTE),
-        (bounds.wind_blocked, Reason.WIND),
-    ]
-    if use_bounds:
-        checks.append((view.battery < needed, Reason.LOW_BATTERY))
-    code = np.zeros(len(view), np.int8)
-    for mask, reason in reversed(checks):  # the first reason that applies is written last
-        np.copyto(code, CODE[reason], where=mask)
-    lb_score = bounds.eta_s + np.where(preemptible, cfg.preempt_gain_s, 0.0)
-    # A drone whose bound already cannot stay the whole time will surely need relief.
-    needed_whole = out_pct + battery_floor_pct(index, job, fm, job.kind.on_scene_s)
-    relief_sure = np.zeros(len(view), bool)
-    if use_bounds and job.task in cfg.relief_tasks:
-        relief_sure = view.battery < needed_whole
-        lb_score = lb_score + np.where(relief_sure, cfg.relief_penalty_s, 0.0)
-    return Screen(
-        code, preemptible & (code == 0), bounds, lb_score, needed, needed_whole, relief_sure
+        free[[view.index[d] for d in exclude if d in view.index]] = False
+    # Per return group: battery needed beyond the flight out, for the least useful stay
+    # on scene and for the whole stay (one figure when they are equal).
+    stays = tuple(dict.fromkeys((job.min_scene_s, job.kind.on_scene_s)))
+    floors = group_floors_pct(index, job, fm, stays)
+    code, preemptible, bounds, lb_score, needed, needed_whole, relief_sure = screen_fleet(
+        view.x,
+        view.y,
+        view.alt,
+        view.battery,
+        view.status,
+        view.task_priority,
+        index.model_columns,
+        index.group_of,
+        (
+            index.capable(job.kind.capabilities),
+            index.may_fly(incident.agency, incident.priority),
+            free,
+        ),
+        (IS_OUT, IS_BUSY, IS_ON_DOCK),
+        (floors[0], floors[-1]),
+        floats(job.x, job.y, job.wind.east_mps, job.wind.north_mps, job.scene_alt_m),
+        floats(
+            cfg.launch_delay_s,
+            cfg.min_cruise_alt_m,
+            cfg.climb_power_factor,
+            cfg.descent_power_factor,
+            cfg.min_launch_battery_pct,
+            cfg.preempt_gain_s,
+            cfg.relief_penalty_s,
+            1 - LB_SLACK,
+        ),
+        int(incident.priority),
+        bool(allow_preempt and incident.priority <= cfg.preempt_priority),
+        job.task in cfg.relief_tasks,
+        bool(use_bounds),
+        PRECEDENCE,
     )
-
-
-def status_masks(view: FleetView, cfg: DispatchConfig) -> tuple[NDArray, NDArray, NDArray]:
-    """Out of service, busy, and on a dock below the launch floor (kept with the view)."""
-    key = ("status_masks", cfg.min_launch_battery_pct)
-    found = view.memo.get(key)
-    if found is None:
-        on_dock_low = IS_ON_DOCK[view.status] & (view.battery < cfg.min_launch_battery_pct)
-        found = view.memo[key] = (IS_OUT[view.status], IS_BUSY[view.status], on_dock_low)
-    return found  # type: ignore[return-value]
+    return Screen(code, preemptible, Bounds(*bounds), lb_score, needed, needed_whole, relief_sure)
 
 
 def reason_counts(verdict: Screen, rejected: dict[int, Rejection]) -> dict[Reason, int]:
@@ -300,8 +313,8 @@ class Decider:
         True if all their routes are straight."""
         assert self.prefetch is not None
         starts = Ends(view.lat[idx], view.lon[idx], view.x[idx], view.y[idx])
-        goals = Ends.repeat(job.goal, job.x, job.y, len(idx))
-        return self.prefetch(starts, goals, job.incident.agency, job.now)
+        scene = End(job.goal.lat, job.goal.lon, job.x, job.y)
+        return self.prefetch(starts, scene, job.incident.agency, job.now)
 
     def choose(self, accepted: list[Candidate], view: FleetView) -> Candidate:
         """Best score; among near-equal free candidates, the one that keeps most cover."""

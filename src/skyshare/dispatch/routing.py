@@ -18,7 +18,7 @@ import math
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -162,9 +162,9 @@ class NoPath:
 PathSource = Callable[[GeoPoint, GeoPoint, str, datetime], "Path | NoPath"]
 """A function giving the path from start to goal for an agency at a time."""
 
-Prefetch = Callable[["Ends", "Ends", str, datetime], bool]
-"""``RouteCache.prefetch``: straight routes for many (start, goal) pairs at once; True if
-every pair's route is then known to be straight."""
+Prefetch = Callable[["Ends", "End", str, datetime], bool]
+"""``RouteCache.prefetch``: straight routes from many starts to one goal at once; True if
+every route is then known to be straight."""
 
 
 def ground_point(p: GeoPoint) -> GeoPoint:
@@ -237,11 +237,11 @@ class RouteCache:
             found = self._paths[key] = straight_path(key, found, self._cruise[token])
         return found
 
-    def prefetch(self, starts: Ends, goals: Ends, agency: str, at: datetime) -> bool:
-        """Cache straight routes for the pairs ``starts[k]`` -> ``goals[k]`` that the
-        router vouches it would fly straight (known routes are kept); the rest are
-        routed when asked for. True if every pair's route is now known to be straight:
-        then no bound of their lengths can be tighter than the straight line."""
+    def prefetch(self, starts: Ends, goal: End, agency: str, at: datetime) -> bool:
+        """Cache straight routes from each of ``starts`` to ``goal`` that the router vouches
+        it would fly straight (known routes are kept); the rest are routed when asked for.
+        True if every route is now known to be straight: then no bound of their lengths
+        can be tighter than the straight line."""
         clear_segments = getattr(self.router, "clear_segments", None)
         cruise = getattr(self.router, "min_cruise_alt_m", None)
         if clear_segments is None or cruise is None:
@@ -249,15 +249,15 @@ class RouteCache:
         token = self.token(at)
         paths = self._paths
         lat0, lon0 = starts.lat.tolist(), starts.lon.tolist()
-        lat1, lon1 = goals.lat.tolist(), goals.lon.tolist()
+        lat1, lon1 = goal.lat, goal.lon
         todo, seen = [], set()
         straight = True
-        for k, ends in enumerate(zip(lat0, lon0, lat1, lon1, strict=True)):
-            if ends in seen:
+        for k, start in enumerate(zip(lat0, lon0, strict=True)):
+            if start in seen:
                 continue
-            seen.add(ends)
-            key = (*ends, agency, token)
-            back = (ends[2], ends[3], ends[0], ends[1], agency, token)
+            seen.add(start)
+            key = (*start, lat1, lon1, agency, token)
+            back = (lat1, lon1, *start, agency, token)
             found = paths.get(key)
             if found is None:
                 found = paths.get(back)
@@ -269,21 +269,22 @@ class RouteCache:
             elif not isinstance(found, float) and not is_straight(found):
                 straight = False
         if not todo:
-            return straight  # every pair is known already: no need to ask
+            return straight  # every route is known already: no need to ask
         at_ = np.array(todo, np.intp)
-        clear = clear_segments(starts.x[at_], starts.y[at_], goals.x[at_], goals.y[at_], agency, at)
-        length = np.hypot(goals.x[at_] - starts.x[at_], goals.y[at_] - starts.y[at_]).tolist()
+        x0, y0 = starts.x[at_], starts.y[at_]
+        clear = clear_segments(x0, y0, goal.x, goal.y, agency, at)
+        length = np.hypot(goal.x - x0, goal.y - y0).tolist()
         if len(self._unvouched) > self.max_entries:
             self._unvouched.clear()
         self._cruise[token] = float(cruise)
         for j, ok in enumerate(clear.tolist()):
             k = todo[j]
-            ends = (lat0[k], lon0[k], lat1[k], lon1[k])
+            key = (lat0[k], lon0[k], lat1, lon1, agency, token)
             if ok:
-                self._store((*ends, agency, token), length[j])
+                self._store(key, length[j])
                 self.straight += 1
             else:
-                self._unvouched.add((*ends, agency, token))
+                self._unvouched.add(key)
                 straight = False
         return straight
 
@@ -291,6 +292,15 @@ class RouteCache:
 def is_straight(found: Path | NoPath) -> bool:
     """A route that is the straight line between its ends."""
     return isinstance(found, Path) and len(found.waypoints) == 2
+
+
+class End(NamedTuple):
+    """One end of many segments: degrees and projected metres."""
+
+    lat: float
+    lon: float
+    x: float
+    y: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,10 +311,6 @@ class Ends:
     lon: NDArray[np.float64]
     x: NDArray[np.float64]
     y: NDArray[np.float64]
-
-    @classmethod
-    def repeat(cls, point: GeoPoint, x: float, y: float, n: int) -> Ends:
-        return cls(np.full(n, point.lat), np.full(n, point.lon), np.full(n, x), np.full(n, y))
 
 
 def straight_path(key: tuple, length_m: float, cruise_alt_m: float) -> Path:
