@@ -155,7 +155,7 @@ class Dispatcher:
         return (
             self.jobs.build(
                 incident,
-                index.groups,
+                index,
                 self.paths,
                 now,
                 wind,
@@ -193,7 +193,7 @@ class Dispatcher:
         index = self.indexes.get(fleet.ids)
         jobs = [
             self.jobs.build(
-                i, index.groups, self.paths, now, wind, self.prefetch, self.disks(i.agency, now)
+                i, index, self.paths, now, wind, self.prefetch, self.disks(i.agency, now)
             )
             for i in pending
         ]

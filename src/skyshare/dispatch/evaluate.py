@@ -17,8 +17,7 @@ without asking the router, and the choice is identical to routing everyone.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -27,12 +26,13 @@ from numpy.typing import NDArray
 
 from skyshare.dispatch.config import DispatchConfig
 from skyshare.dispatch.detour import Disks, route_length_bounds
-from skyshare.dispatch.eta import Flight, FlightModel, Wind
+from skyshare.dispatch.eta import FlightModel, Wind
 from skyshare.dispatch.fleet import DroneState
 from skyshare.dispatch.index import FleetIndex, ReturnGroup
 from skyshare.dispatch.kernels import dock_energy_bounds, floats
 from skyshare.dispatch.proposal import Candidate, Reason, Rejection, Why
-from skyshare.dispatch.routing import End, Ends, NoPath, Path, PathSource, Prefetch
+from skyshare.dispatch.returns import Landable, LegSearch, ReturnLeg, ReturnLegs
+from skyshare.dispatch.routing import End, Ends, NoPath, PathSource, Prefetch
 from skyshare.domain.enums import TaskKind
 from skyshare.domain.errors import InputError
 from skyshare.domain.models import DroneModel, GeoPoint, Incident, IncidentKind
@@ -41,15 +41,6 @@ from skyshare.geo import Projection
 
 PREFETCH_DOCKS = 16  # docks nearest the scene whose straight routes are checked at once
 LB_SLACK = 1e-9  # relative; keeps float rounding from making a bound exceed the exact value
-
-
-@dataclass(frozen=True, slots=True)
-class ReturnLeg:
-    """The cheapest flight from the scene to a dock for one drone model."""
-
-    site_id: str
-    flight: Flight
-    path: Path
 
 
 @dataclass(frozen=True)
@@ -63,10 +54,9 @@ class Job:
     y: float
     scene_alt_m: float
     min_scene_s: float  # the least time on scene that makes a drone useful
-    back: dict[tuple[str, str], ReturnLeg | None]  # by (model name, owner): ``back_for``
+    back: ReturnLegs  # the flights back to a dock, by model and owner: ``back_for``
     now: datetime
     wind: Wind
-    closed: str | None = None  # why no drone can get from the scene to a dock, if so
     # Lower bounds of the route length to the scene from points already bounded (the
     # docks nearest the scene), by projected (x, y): drones on those docks reuse them.
     bounded: dict[tuple[float, float], float] = field(default_factory=dict)
@@ -75,10 +65,15 @@ class Job:
     def task(self) -> TaskKind:
         return self.kind.task
 
+    @property
+    def closed(self) -> str | None:
+        """Why no drone can get from the scene to a dock, if found so."""
+        return self.back.closed
+
     def back_for(self, model: DroneModel, owner: str) -> ReturnLeg | None:
         """The cheapest flight back for a drone of ``model`` owned by ``owner`` (to a dock
         it may land on), or None if it has none."""
-        return self.back[model.name, owner]
+        return self.back.get(model, owner)
 
     def with_on_scene(self, seconds: float, config: DispatchConfig) -> Job:
         """The same job with a different time on scene (what a relief drone must cover)."""
@@ -107,8 +102,9 @@ def incident_kind(network: Network, incident: Incident) -> IncidentKind:
 
 
 class JobBuilder:
-    """Builds ``Job``s: finds, per drone model and owner, the cheapest legal flight back to
-    a dock that owner's drones may land on (``Network.may_land``)."""
+    """Builds ``Job``s, with the scene's flights back to a dock (``returns.py``): per drone
+    model and owner, the cheapest legal flight to a dock that owner's drones may land on
+    (``Network.may_land``)."""
 
     def __init__(
         self, network: Network, config: DispatchConfig, flight_model: FlightModel, proj: Projection
@@ -124,26 +120,29 @@ class JobBuilder:
         self.site_position = [s.position for s in sites]
         self.site_lat = np.array([s.position.lat for s in sites], float)
         self.site_lon = np.array([s.position.lon for s in sites], float)
-        self._landable: dict[str, tuple[bool, ...]] = {}
+        self._landable: dict[str, tuple[Landable, NDArray[np.bool_]]] = {}
 
-    def landable(self, owner: str) -> tuple[bool, ...]:
-        """Per site (in ``site_ids`` order): may ``owner``'s drones land there?"""
+    def landable(self, owner: str) -> tuple[Landable, NDArray[np.bool_]]:
+        """Per site (in ``site_ids`` order): may ``owner``'s drones land there? As a tuple
+        (a key) and as a mask."""
         found = self._landable.get(owner)
         if found is None:
-            sites = self.network.sites.values()
-            found = self._landable[owner] = tuple(s.owner == owner or s.shared for s in sites)
+            may = tuple(s.owner == owner or s.shared for s in self.network.sites.values())
+            found = self._landable[owner] = (may, np.array(may, bool))
         return found
 
     def build(
         self,
         incident: Incident,
-        groups: tuple[ReturnGroup, ...],
+        index: FleetIndex,
         paths: PathSource,
         now: datetime,
         wind: Wind,
         prefetch: Prefetch | None = None,
         disks: Disks | None = None,
     ) -> Job:
+        """The job of ``incident`` for the drones of ``index``, with the flights back of
+        the groups that may serve it found now (``returns.py``)."""
         kind = incident_kind(self.network, incident)
         goal = GeoPoint(incident.position.lat, incident.position.lon)
         x, y = self.projection.point(goal.lat, goal.lon)
@@ -159,82 +158,29 @@ class JobBuilder:
             )
             if prefetch(docks, End(goal.lat, goal.lon, x, y), incident.agency, now):
                 disks = None  # every route is straight: no bound is tighter
-        bounded: dict[tuple[float, float], float] = {}
-        back, closed = self._returns(
-            goal,
-            (x, y, dx, dy),
-            incident.agency,
-            groups,
-            paths,
-            now,
-            wind,
-            scene_alt,
-            disks,
-            near,
-            bounded,
-        )
-        return Job(
-            incident, kind, goal, x, y, scene_alt, min_scene, back, now, wind, closed, bounded
-        )
-
-    def _returns(
-        self,
-        goal: GeoPoint,
-        at: tuple[float, float, NDArray[np.float64], NDArray[np.float64]],
-        agency: str,
-        groups: tuple[ReturnGroup, ...],
-        paths: PathSource,
-        now: datetime,
-        wind: Wind,
-        scene_alt: float,
-        disks: Disks | None,
-        near: NDArray[np.intp],
-        bounded: dict[tuple[float, float], float],
-    ) -> tuple[dict[tuple[str, str], ReturnLeg | None], str | None]:
-        """Per model and owner, the dock it may land on cheapest to reach from the scene:
-        best-first over docks by a lower bound of the energy, routing only docks whose
-        bound can still win. Owners that may land on the same docks share the answer.
-
-        Also returns why the scene is closed, when the router says its own end (the
-        scene) is at fault, or when ``max_return_docks`` docks in a row have no route.
-        ``at`` is the scene (x, y) and the docks' offsets from it.
-        """
-        x, y, dx, dy = at
         # Around the zones for the docks nearest the scene; the rest keep the straight line
-        # (still a bound, and they are seldom reached).
+        # (still a bound, and they are seldom reached). Drones on the near docks reuse these.
         length = np.hypot(dx, dy)
         if disks is not None and len(disks):
             length[near] = route_length_bounds(self.site_x[near], self.site_y[near], x, y, disks)
-        sx, sy, near_length = self.site_x[near], self.site_y[near], length[near]
-        bounded.update(
-            zip(zip(sx.tolist(), sy.tolist(), strict=True), near_length.tolist(), strict=True)
+        near_xy = zip(self.site_x[near].tolist(), self.site_y[near].tolist(), strict=True)
+        bounded = dict(zip(near_xy, length[near].tolist(), strict=True))
+        models = {g.model.name: g.model for g in index.groups}
+        ranked = self.energy_bounds(list(models.values()), dx, dy, length, wind, scene_alt)
+        search = LegSearch(
+            goal,
+            incident.agency,
+            paths,
+            self.flight_model,
+            (self.site_ids, self.site_position),
+            (now, wind, scene_alt),
+            self.config.max_return_docks,
         )
-        models = list({g.model.name: g.model for g in groups}.values())
-        lb_wh, orders = self.energy_bounds(models, dx, dy, length, wind, scene_alt)
-        found: dict[int, Path | NoPath] = {}
-        flown: dict[tuple[str, int], Flight | None] = {}  # owners of one model share them
-        row = {model.name: m for m, model in enumerate(models)}
-        legs: dict[tuple[int, tuple[bool, ...]], ReturnLeg | None] = {}
-        out: dict[tuple[str, str], ReturnLeg | None] = {}
-        for group in groups:
-            m, landable = row[group.model.name], self.landable(group.owner)
-            if (m, landable) not in legs:
-                leg, closed = self._cheapest_leg(
-                    goal,
-                    agency,
-                    group.model,
-                    (orders[m], lb_wh[m]),
-                    landable,
-                    found,
-                    paths,
-                    (now, wind, scene_alt),
-                    flown,
-                )
-                if closed is not None:
-                    return {(g.model.name, g.owner): None for g in groups}, closed
-                legs[m, landable] = leg
-            out[group.model.name, group.owner] = legs[m, landable]
-        return out, None
+        rows = {name: m for m, name in enumerate(models)}
+        back = ReturnLegs(search, rows, ranked, self.landable)
+        usable = index.usable_groups(kind.capabilities, incident.agency, incident.priority)
+        back.settle(usable or index.groups)  # with none usable, why none can come back
+        return Job(incident, kind, goal, x, y, scene_alt, min_scene, back, now, wind, bounded)
 
     def energy_bounds(
         self,
@@ -287,80 +233,19 @@ class JobBuilder:
         free = set(free)
         allowed = tuple(
             may and site in free
-            for may, site in zip(self.landable(group.owner), self.site_ids, strict=True)
+            for may, site in zip(self.landable(group.owner)[0], self.site_ids, strict=True)
         )
-        leg, _ = self._cheapest_leg(
+        search = LegSearch(
             ground,
             agency,
-            group.model,
-            (order[0], bounds[0]),
-            allowed,
-            {},
             paths,
+            self.flight_model,
+            (self.site_ids, self.site_position),
             (now, wind, here.alt_m),
-            {},
+            self.config.max_return_docks,
         )
+        leg, _ = search.cheapest(group.model, (order[0], bounds[0]), allowed)
         return leg  # None too when ``here`` is closed in: the caller's fallback decides
-
-    def _cheapest_leg(
-        self,
-        goal: GeoPoint,
-        agency: str,
-        model: DroneModel,
-        ranked: tuple[NDArray[np.intp], NDArray[np.float64]],
-        landable: tuple[bool, ...],
-        found: dict[int, Path | NoPath],
-        paths: PathSource,
-        when: tuple[datetime, Wind, float],
-        flown: dict[tuple[str, int], Flight | None],
-    ) -> tuple[ReturnLeg | None, str | None]:
-        """The cheapest flight back for ``model`` to a ``landable`` dock, docks taken in
-        the ``ranked`` order of their energy bounds; or why the scene is closed.
-        ``found`` holds the routes already asked for and ``flown`` the flights already
-        made (by model name and dock); ``when`` is (now, wind, scene altitude)."""
-        fm = self.flight_model
-        now, wind, scene_alt = when
-        best: tuple[float, str, ReturnLeg] | None = None
-        for i, bound in in_order(*ranked):
-            if not math.isfinite(bound) or (best is not None and bound > best[0]):
-                break
-            if not landable[i]:
-                continue
-            path = found.get(i)
-            if path is None:
-                path = found[i] = paths(goal, self.site_position[i], agency, now)
-                if isinstance(path, NoPath) and self._scene_closed(path, found):
-                    return None, path.reason
-            if isinstance(path, NoPath):
-                continue
-            if (model.name, i) not in flown:
-                flown[model.name, i] = fm.flight(
-                    model, path, from_alt_m=scene_alt, to_alt_m=0.0, wind=wind
-                )
-            flight = flown[model.name, i]
-            if flight is None:
-                continue
-            site_id = self.site_ids[i]
-            if best is None or (flight.energy_wh, site_id) < best[:2]:
-                best = (flight.energy_wh, site_id, ReturnLeg(site_id, flight, path))
-        return (None if best is None else best[2]), None
-
-    def _scene_closed(self, failure: NoPath, found: dict[int, Path | NoPath]) -> bool:
-        if failure.field == "from":  # the router blames the start: the scene itself
-            return True
-        if any(isinstance(p, Path) for p in found.values()):
-            return False
-        return len(found) >= self.config.max_return_docks
-
-
-def in_order(
-    order: NDArray[np.intp], bound: NDArray[np.float64], chunk: int = 16
-) -> Iterator[tuple[int, float]]:
-    """(index, bound) in ``order``, as plain numbers, a chunk at a time: a search over
-    docks seldom goes past the first few, so the rest are never converted."""
-    for lo in range(0, len(order), chunk):
-        part = order[lo : lo + chunk]
-        yield from zip(part.tolist(), bound[part].tolist(), strict=True)
 
 
 @dataclass(frozen=True)
@@ -390,12 +275,12 @@ def group_floors_pct(
 ) -> list[NDArray[np.float64]]:
     """Per return group (``index.groups``), for each time on scene in ``scene_s``: battery
     needed beyond the flight out (that time on scene, the way back, the reserve); inf
-    for a group with no legal way back."""
+    for a group with no legal way back. For a group whose way back is not found (none of
+    its drones may serve), a lower bound."""
     reserve = fm.config.reserve_pct
     rows: list[list[float]] = [[] for _ in scene_s]  # a dozen groups: plain floats are faster
     for model, owner in index.groups:
-        leg = job.back_for(model, owner)
-        back_wh = math.inf if leg is None else leg.flight.energy_wh
+        back_wh = job.back.energy_wh(model, owner)
         scene_w = fm.scene_power_w(model, job.task)
         for row, stay_s in zip(rows, scene_s, strict=True):
             row.append((stay_s * scene_w / 3600.0 + back_wh) * 100.0 / model.battery_wh + reserve)

@@ -71,6 +71,7 @@ class FleetIndex:
         )
         self._capable: dict[frozenset[Capability], NDArray[np.bool_]] = {}
         self._may_fly: dict[tuple[str, Priority], NDArray[np.bool_]] = {}
+        self._usable: dict[tuple, tuple[ReturnGroup, ...]] = {}
         # Built now, once per fleet, so that no decision pays for a first use.
         for kind in network.kinds.values():
             self.capable(kind.capabilities)
@@ -92,6 +93,21 @@ class FleetIndex:
             mask = np.array([self.network.may_fly(d, agency, priority) for d in self.drones], bool)
             self._may_fly[key] = mask
         return mask
+
+    def usable_groups(
+        self, needed: frozenset[Capability], agency: str, priority: Priority
+    ) -> tuple[ReturnGroup, ...]:
+        """The return groups with a drone capable of ``needed`` that may fly for ``agency``
+        at ``priority``: the only ones whose way back a call can need."""
+        key = (needed, agency, priority)
+        found = self._usable.get(key)
+        if found is None:
+            may = self.capable(needed) & self.may_fly(agency, priority)
+            present = np.bincount(self.group_of[may], minlength=len(self.groups)) > 0
+            found = self._usable[key] = tuple(
+                g for g, used in zip(self.groups, present.tolist(), strict=True) if used
+            )
+        return found
 
 
 class IndexCache:
