@@ -96,7 +96,7 @@ class Vehicle:
         self.telemetry = Telemetry()
         self.commands = CommandChannel(self)
         self.connected = True
-        self._waiters: list[asyncio.Future[None]] = []
+        self._waiters: list[asyncio.Future[bool]] = []
         self._mission_inbox: asyncio.Queue[Any] | None = None
         self._mission_lock = asyncio.Lock()
         self._param_waiters: dict[str, list[asyncio.Future[tuple[float, int]]]] = {}
@@ -481,16 +481,22 @@ class Vehicle:
             await self._changed(remaining)
 
     async def _changed(self, timeout: float | None) -> bool:
-        """Wait for the next message from this vehicle (or a link change)."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        """Wait for the next message from this vehicle (or a link change): True, or False
+        after ``timeout`` seconds (wall) without one."""
+        # One future and one timer, answered by ``_wake`` or ``_expire``: this runs for
+        # every message while anything waits on the vehicle, and asyncio.wait (a waiter
+        # future, callbacks and a set each time) cost several times more. Not wait_for:
+        # on Python 3.11 it can swallow a cancellation that races with the future
+        # completing. Here a cancelled caller's task cancels the future and raises.
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
         self._waiters.append(future)
+        timer = None if timeout is None else loop.call_later(timeout, _expire, future)
         try:
-            # asyncio.wait, not wait_for: on Python 3.11 wait_for can swallow a cancellation
-            # that races with the future completing, leaving the caller waiting to its
-            # deadline after its task was cancelled.
-            done, _ = await asyncio.wait({future}, timeout=timeout)
-            return bool(done)
+            return await future
         finally:
+            if timer is not None:
+                timer.cancel()
             if not future.done():
                 future.cancel()
 
@@ -498,7 +504,7 @@ class Vehicle:
         waiters, self._waiters = self._waiters, []
         for future in waiters:
             if not future.done():
-                future.set_result(None)
+                future.set_result(True)
 
     # ---- receiving (called by the link for each message from this vehicle) --------------
 
@@ -756,6 +762,12 @@ def _on_fence_status(v: Vehicle, msg: Any, now: float) -> None:
         )
         v.emit(FenceBreached(v.system_id, now, position))
     t.fence_breached = breached
+
+
+def _expire(future: asyncio.Future[bool]) -> None:
+    """A wait for the next message ran out (``Vehicle._changed``)."""
+    if not future.done():
+        future.set_result(False)
 
 
 _HANDLERS: dict[int, Callable[[Vehicle, Any, float], None]] = {
