@@ -66,11 +66,19 @@ class FleetManager:
         return out
 
     def vehicle(self, system_id: int) -> Vehicle:
+        found = self.find(system_id)
+        if found is None:
+            raise UnknownVehicle(system_id, sorted(self.vehicles))
+        return found
+
+    def find(self, system_id: int) -> Vehicle | None:
+        """The vehicle with ``system_id`` if heard, else None; without building
+        ``vehicles`` (a dict of the whole fleet) for one lookup."""
         for link in self._links.values():  # as ``vehicles``: the first link that has it
             found = link.vehicles.get(system_id)
             if found is not None:
                 return found
-        raise UnknownVehicle(system_id, sorted(self.vehicles))
+        return None
 
     def states(self) -> dict[int, VehicleState]:
         return {system_id: v.state for system_id, v in sorted(self.vehicles.items())}

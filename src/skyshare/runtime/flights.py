@@ -196,14 +196,17 @@ class FlightDirector:
             self._return_home(drone_id, reason), name=f"return-{drone_id}"
         )
 
+    # These read the vehicle's live telemetry record, not a ``state`` snapshot: they are
+    # asked at every decision, and a snapshot (of everything known) costs far more.
+
     def airborne(self, drone_id: str) -> bool:
-        return self._vehicle(drone_id).state.airborne
+        return self._vehicle(drone_id).telemetry.landed in _AIRBORNE
 
     def flying_itself(self, drone_id: str) -> str | None:
         if drone_id in self._returning:  # ours: it lands on the dock we chose
             return None
-        state = self._vehicle(drone_id).state
-        return state.mode if state.mode_kind in (ModeKind.RETURN, ModeKind.LAND) else None
+        t = self._vehicle(drone_id).telemetry
+        return t.mode if t.mode_kind in (ModeKind.RETURN, ModeKind.LAND) else None
 
     def flying_themselves(self) -> set[str]:
         """The drones whose aircraft a failsafe or a pilot is flying home or down: not to
@@ -229,9 +232,10 @@ class FlightDirector:
         system_id = self.system_ids.get(drone_id)
         if system_id is None:
             return NOT_LISTED
-        vehicle = self.manager.vehicles.get(system_id)
+        vehicle = self.manager.find(system_id)
         # Heard, it must also say whether it is up: every decision about it turns on that.
-        return None if vehicle is not None and knows_if_airborne(vehicle.state) else NOT_HEARD
+        heard = vehicle is not None and vehicle.telemetry.landed is not LandedState.UNKNOWN
+        return None if heard else NOT_HEARD
 
     # --- one sortie ------------------------------------------------------------------
 
@@ -587,6 +591,9 @@ class FlightDirector:
                 state = vehicle.state if vehicle else None
                 await self.runtime.note_telemetry(drone_id, state, now, 1.0 * self.speedup)
             await self.runtime.check_conformance(now)
+
+
+_AIRBORNE = (LandedState.IN_AIR, LandedState.TAKING_OFF, LandedState.LANDING)  # as VehicleState
 
 
 def knows_if_airborne(state: VehicleState) -> bool:
