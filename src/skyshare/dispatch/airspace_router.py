@@ -141,7 +141,7 @@ class AirspaceRouter:
             return clear
         # Only a segment whose bounding box meets a grown zone's can cross it: with one
         # common end (a scene) and a city's scattered zones, most segments meet none.
-        if np.ndim(x1) == 0:  # one common end
+        if not isinstance(x1, np.ndarray):  # one common end
             end = float(x1), float(y1)  # type: ignore[arg-type]
             maybe = np.flatnonzero(boxes_met(x0, y0, *end, grown.boxes))
         else:

@@ -55,7 +55,7 @@ def route_length_bounds(
     some sixty disks: one compiled pass over the pairs (``kernels.taut_lengths``).
     """
     ax, ay = np.asarray(ax, float), np.asarray(ay, float)
-    common = np.ndim(bx) == 0
+    common = not isinstance(bx, np.ndarray)
     if common:
         bx, by = np.full(len(ax), float(bx)), np.full(len(ax), float(by))  # type: ignore[arg-type]
     else:

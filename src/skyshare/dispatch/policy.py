@@ -147,6 +147,15 @@ def screen(
     return Screen(code, preemptible, Bounds(*bounds), lb_score, needed, needed_whole, relief_sure)
 
 
+def least(keys: NDArray[np.float64], ids: NDArray[np.intp], k: int) -> list[int]:
+    """The (at most) ``k`` of ``ids`` with the least ``keys[id]``, ties by id, in order.
+    A partition first drops what cannot be among them: the pool may be most of the fleet."""
+    if len(ids) > 4 * k:
+        part = keys[ids]
+        ids = ids[part <= np.partition(part, k - 1)[k - 1]]  # keeps every tie of the k-th
+    return ids[np.lexsort((ids, keys[ids]))][:k].tolist()
+
+
 def reason_counts(verdict: Screen, rejected: dict[int, Rejection]) -> dict[Reason, int]:
     """How many drones were passed over for each reason (screened and evaluated)."""
     counts: Counter[Reason] = Counter()
@@ -411,18 +420,15 @@ class Decider:
         below_eta: float,
     ) -> tuple[Rejection, ...]:
         """The drones a straight line puts ahead of the choice, and why each was passed."""
-        closed = np.flatnonzero(verdict.code > 0)
-        pool = np.concatenate([closed, np.fromiter(rejected, np.intp, len(rejected))])
-        pool = pool[verdict.bounds.eta_s[pool] < below_eta]
-        pool = pool[np.lexsort((pool, verdict.bounds.eta_s[pool]))][
-            : self.config.max_rejections_listed
-        ]
-        out = []
-        for i in pool.tolist():
-            out.append(
-                rejected[i] if i in rejected else self._describe(index, view, job, verdict, i)
-            )
-        return tuple(out)
+        eta = verdict.bounds.eta_s
+        pool = np.flatnonzero((verdict.code > 0) & (eta < below_eta))
+        evaluated = [i for i in rejected if eta[i] < below_eta]
+        if evaluated:
+            pool = np.concatenate([pool, np.array(evaluated, np.intp)])
+        return tuple(
+            rejected[i] if i in rejected else self._describe(index, view, job, verdict, i)
+            for i in least(eta, pool, self.config.max_rejections_listed)
+        )
 
     def _describe(
         self, index: FleetIndex, view: FleetView, job: Job, verdict: Screen, i: int
