@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 import shapely
 
+from skyshare.dispatch.airspace_router import Clearance
 from skyshare.dispatch.kernels import (
-    boxes_met,
     dock_energy_bounds,
     screen_fleet,
+    segments_meet,
     taut_lengths,
 )
 
@@ -191,15 +192,24 @@ def test_dock_energy_bounds_are_the_numpy_figures_in_order(wind: tuple[float, fl
         assert sorted(order[row].tolist()) == list(range(200))
 
 
-def test_a_segment_whose_box_meets_no_box_misses_what_they_bound() -> None:
+def test_segments_meet_the_polygons_where_geos_says_they_do() -> None:
     rng = np.random.default_rng(11)
     circles = rng.uniform((-9e3, -9e3, 100), (9e3, 9e3, 900), (30, 3))
-    zones = [shapely.Point(x, y).buffer(r) for x, y, r in circles]
-    boxes = np.ascontiguousarray(shapely.bounds(zones), float)
-    x0, y0 = rng.uniform(-10000, 10000, 400), rng.uniform(-10000, 10000, 400)
-    met = boxes_met(x0, y0, 250.0, -400.0, boxes)
-    ends = np.tile([250.0, -400.0], (400, 1))
-    lines = shapely.linestrings(np.stack([np.stack([x0, y0], 1), ends], 1))
-    crossing = shapely.intersects(shapely.union_all(zones), lines)
-    assert not (crossing & ~met).any()
-    assert crossing.sum() > 20 and (~met).sum() > 20  # both kinds were drawn
+    zones = [shapely.Point(x, y).buffer(r, quad_segs=8) for x, y, r in circles]
+    ring = shapely.Point(0, 0).buffer(3000).difference(shapely.Point(0, 0).buffer(1500))
+    square = shapely.box(4000.0, 4000.0, 5000.0, 5000.0)
+    polygons = [*zones, ring, square]  # a hole, and straight edges to touch
+    area = Clearance.of(polygons)
+    x0, y0 = rng.uniform(-10000, 10000, 600), rng.uniform(-10000, 10000, 600)
+    x1, y1 = rng.uniform(-10000, 10000, 600), rng.uniform(-10000, 10000, 600)
+    x0[:4], y0[:4], x1[:4], y1[:4] = (  # touching a corner, along an edge, in the hole, inside
+        np.array([3000.0, 4200.0, -500.0, 4100.0]),
+        np.array([3000.0, 5000.0, 200.0, 4100.0]),
+        np.array([4000.0, 4800.0, 500.0, 4900.0]),
+        np.array([4000.0, 5000.0, -300.0, 4900.0]),
+    )
+    met = segments_meet((x0, y0, x1, y1), area.boxes, area.part_rings, area.ring_starts, area.xy)
+    lines = shapely.linestrings(np.stack([np.stack([x0, y0], 1), np.stack([x1, y1], 1)], 1))
+    np.testing.assert_array_equal(met, shapely.intersects(shapely.union_all(polygons), lines))
+    assert met[[0, 1, 3]].all() and not met[2]
+    assert 100 < met.sum() < 500  # both kinds were drawn

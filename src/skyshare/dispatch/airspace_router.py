@@ -6,14 +6,14 @@ answers, for many segments at once, which ones the map's router would fly as a p
 straight line (``clear_segments``). That last answer lets a decision skip the router for
 most pairs of a dock and a scene: a segment that stays well clear (more than the
 router's safety buffer plus its simplification allowance) of every zone the agency may
-not enter is exactly the route the router would return. The test is one prepared
-polygon per agency (those zones grown by that clearance) against all the segments.
+not enter is exactly the route the router would return. The test is those zones grown
+by that clearance against all the segments, in one compiled pass (``kernels.py``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from skyshare.airspace import AirspaceMap, Route
 from skyshare.airspace.routing import VERTICAL_MARGIN_M
 from skyshare.dispatch.detour import Disks
-from skyshare.dispatch.kernels import boxes_met
+from skyshare.dispatch.kernels import segments_meet
 from skyshare.domain.models import GeoPoint
 from skyshare.geo import Projection
 
@@ -135,23 +135,12 @@ class AirspaceRouter:
         """For segments from (x0, y0) to (x1, y1) in the map's projected metres: True where
         the router's route is certainly the straight segment itself."""
         grown = self._grown_zones(agency, at)
-        n = len(x0)
-        clear = np.ones(n, bool)
         if grown is None:
-            return clear
-        # Only a segment whose bounding box meets a grown zone's can cross it: with one
-        # common end (a scene) and a city's scattered zones, most segments meet none.
+            return np.ones(len(x0), bool)
         if not isinstance(x1, np.ndarray):  # one common end
-            end = float(x1), float(y1)  # type: ignore[arg-type]
-            maybe = np.flatnonzero(boxes_met(x0, y0, *end, grown.boxes))
-        else:
-            maybe = np.arange(n)
-        if len(maybe):
-            coords = np.empty((len(maybe), 2, 2))
-            coords[:, 0, 0], coords[:, 0, 1] = x0[maybe], y0[maybe]
-            coords[:, 1, 0], coords[:, 1, 1] = x1, y1  # one end, or every segment's
-            clear[maybe] = ~shapely.intersects(grown.area, shapely.linestrings(coords))
-        return clear
+            x1, y1 = np.full(len(x0), float(x1)), np.full(len(x0), float(y1))  # type: ignore[arg-type]
+        ends = (np.asarray(x0, float), np.asarray(y0, float), x1, np.asarray(y1, float))
+        return ~segments_meet(ends, grown.boxes, grown.part_rings, grown.ring_starts, grown.xy)
 
     def obstacle_disks(self, agency: str, at: datetime) -> Disks:
         """Disks inside the zones a route for ``agency`` must go around (for the lower
@@ -179,8 +168,8 @@ class AirspaceRouter:
         return found
 
     def _grown_zones(self, agency: str, at: datetime) -> Clearance | None:
-        """The zones ``agency`` may not fly through or start in, grown by ``clearance_m``
-        and prepared: a segment that misses it is farther than that from all of them."""
+        """The zones ``agency`` may not fly through or start in, grown by ``clearance_m``:
+        a segment that misses them is farther than that from all of them."""
         key = (agency, self.epoch(at))
         if key not in self._grown:
             airspace = self.airspace
@@ -198,13 +187,10 @@ class AirspaceRouter:
                 # radius whose chords stay outside it (plus a metre for rounding), so
                 # that missing the polygon means missing every zone by ``clearance_m``.
                 radius = self.clearance_m / math.cos(math.pi / (4 * CLEARANCE_QUAD_SEGS)) + 1.0
-                each = shapely.buffer(
+                grown = shapely.buffer(
                     [z.geometry for z in zones], radius, quad_segs=CLEARANCE_QUAD_SEGS
                 )
-                grown = shapely.union_all(each)
-                shapely.prepare(grown)
-                boxes = np.ascontiguousarray(shapely.bounds(each), float)
-                self._grown[key] = Clearance(grown, boxes)
+                self._grown[key] = Clearance.of(shapely.get_parts(grown))
             else:
                 self._grown[key] = None
         return self._grown[key]
@@ -212,11 +198,26 @@ class AirspaceRouter:
 
 @dataclass(frozen=True)
 class Clearance:
-    """The area a segment must miss to be surely straight, and the bounding boxes of the
-    grown zones it is made of (rows of min x, min y, max x, max y)."""
+    """The area a segment must miss to be surely straight, as ``kernels.segments_meet``
+    reads it: polygons (bounding boxes, rings per polygon), rings (where each starts in
+    ``xy``), and the rings' points."""
 
-    area: shapely.Geometry
     boxes: NDArray[np.float64]
+    part_rings: NDArray[np.intp]
+    ring_starts: NDArray[np.intp]
+    xy: NDArray[np.float64]
+
+    @classmethod
+    def of(cls, polygons: Sequence[shapely.Polygon]) -> Clearance:
+        rings = [ring for p in polygons for ring in (p.exterior, *p.interiors)]
+        per_part = [1 + len(p.interiors) for p in polygons]
+        lengths = [len(ring.coords) for ring in rings]
+        return cls(
+            np.ascontiguousarray(shapely.bounds(polygons), float).reshape(-1, 4),
+            np.cumsum([0, *per_part]).astype(np.intp),
+            np.cumsum([0, *lengths]).astype(np.intp),
+            np.concatenate([np.asarray(ring.coords, float)[:, :2] for ring in rings]),
+        )
 
 
 def inscribed_disks(

@@ -1,10 +1,11 @@
-"""Compiled loops (numba) for the two parts of a decision that visit every drone or every
-pair of a route and a zone: the screen of the fleet, and the taut-string bounds.
+"""Compiled loops (numba) for the parts of a decision that visit every drone, every dock,
+or every pair of a segment and a zone: the screen of the fleet, the docks' energy
+bounds, the taut-string bounds around zones, and which straight segments meet a zone.
 
-Written with numpy, each was some forty array operations on a few hundred or a thousand
-numbers, and a decision paid numpy's cost per operation more than the arithmetic: a
-third of a decision. Here each is one pass, the same arithmetic in the same order (so
-the same floats; ``tests/unit/test_dispatch_kernels.py`` checks them against numpy).
+Written with numpy (or shapely), each was dozens of calls on a few hundred or a thousand
+numbers, and a decision paid the cost per call more than the arithmetic: a third of a
+decision. Here each is one pass, the same arithmetic in the same order, so the same
+floats (``tests/unit/test_dispatch_kernels.py`` checks them against numpy and GEOS).
 
 Compiled on first use, and cached on disk beside this file; ``warm_up`` does it at
 start-up. numba is imported then too: its import alone takes a second, which tools that
@@ -255,41 +256,68 @@ def dock_energy_bounds(
     return out, order
 
 
-@njit
-def boxes_met(
-    x0: NDArray[np.float64],
-    y0: NDArray[np.float64],
-    x1: float,
-    y1: float,
-    boxes: NDArray[np.float64],
-) -> NDArray[np.bool_]:
-    """For each segment (x0, y0) -> (x1, y1): does its bounding box meet any of ``boxes``
-    (rows of min x, min y, max x, max y)? A segment that meets none misses what they
-    bound."""
-    out = np.zeros(len(x0), np.bool_)
-    for s in range(len(x0)):
-        lo_x, hi_x = min(x0[s], x1), max(x0[s], x1)
-        lo_y, hi_y = min(y0[s], y1), max(y0[s], y1)
-        for b in range(len(boxes)):
-            if (
-                lo_x <= boxes[b, 2]
-                and hi_x >= boxes[b, 0]
-                and lo_y <= boxes[b, 3]
-                and hi_y >= boxes[b, 1]
-            ):
-                out[s] = True
-                break
-    return out
-
-
 def warm_up() -> None:
     """Compile (or load from the disk cache) every kernel with the types a decision
     passes, so that no decision pays for it."""
     f, i8, b = np.zeros(1), np.zeros(1, np.int8), np.zeros(1, bool)
     taut_lengths(f, f, f, f, f, f, f, 1.0, True)
-    boxes_met(f, f, 0.0, 0.0, np.zeros((1, 4)))
+    segments_meet(
+        (f, f, f, f), np.zeros((1, 4)), np.zeros(2, np.intp), np.zeros(2, np.intp), np.zeros((1, 2))
+    )
     dock_energy_bounds(f, f, f, (f, f, f), (0.0, 0.0), 1.0)
     screen_fleet(
         f, f, f, f, i8, i8, (f, f, f, f, f, f), np.zeros(1, np.intp), (b, b, b), (b, b, b),
         (f, f), (0.0,) * 5, (0.0,) * 8, 1, True, True, True, np.arange(8, dtype=np.int8),
     )  # fmt: skip
+
+
+@njit
+def segments_meet(
+    ends: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]],
+    boxes: NDArray[np.float64],
+    part_rings: NDArray[np.intp],
+    ring_starts: NDArray[np.intp],
+    xy: NDArray[np.float64],
+) -> NDArray[np.bool_]:
+    """For each segment a -> b of ``ends`` (x0, y0, x1, y1): does it meet (cross, touch or
+    lie inside) any of the polygons? Polygon p has the rings ``part_rings[p]`` up to
+    ``part_rings[p + 1]`` (its outline, then its holes), ring r the closed run of points
+    ``xy[ring_starts[r]:ring_starts[r + 1]]``, and ``boxes[p]`` its bounding box."""
+    x0, y0, x1, y1 = ends
+    out = np.zeros(len(x0), np.bool_)
+    for s in range(len(x0)):
+        ax, ay, bx, by = x0[s], y0[s], x1[s], y1[s]
+        lo_x, hi_x, lo_y, hi_y = min(ax, bx), max(ax, bx), min(ay, by), max(ay, by)
+        for p in range(len(boxes)):
+            if lo_x > boxes[p, 2] or hi_x < boxes[p, 0] or lo_y > boxes[p, 3] or hi_y < boxes[p, 1]:
+                continue
+            inside = False  # a, by the even-odd rule over every ring of the polygon
+            for r in range(part_rings[p], part_rings[p + 1]):
+                for k in range(ring_starts[r], ring_starts[r + 1] - 1):
+                    cx, cy, dx, dy = xy[k, 0], xy[k, 1], xy[k + 1, 0], xy[k + 1, 1]
+                    # Which side of each segment the other's ends lie on (0: on its line).
+                    c_ab = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
+                    d_ab = (bx - ax) * (dy - ay) - (by - ay) * (dx - ax)
+                    a_cd = (dx - cx) * (ay - cy) - (dy - cy) * (ax - cx)
+                    b_cd = (dx - cx) * (by - cy) - (dy - cy) * (bx - cx)
+                    crossing = (c_ab > 0) != (d_ab > 0) and (a_cd > 0) != (b_cd > 0)
+                    crossing = crossing and c_ab != 0 and d_ab != 0 and a_cd != 0 and b_cd != 0
+                    touching = (
+                        (c_ab == 0 and lo_x <= cx <= hi_x and lo_y <= cy <= hi_y)
+                        or (d_ab == 0 and lo_x <= dx <= hi_x and lo_y <= dy <= hi_y)
+                        or (a_cd == 0 and min(cx, dx) <= ax <= max(cx, dx)
+                            and min(cy, dy) <= ay <= max(cy, dy))
+                        or (b_cd == 0 and min(cx, dx) <= bx <= max(cx, dx)
+                            and min(cy, dy) <= by <= max(cy, dy))
+                    )  # fmt: skip
+                    if crossing or touching:
+                        out[s] = True
+                        break
+                    if (cy > ay) != (dy > ay) and ax < (dx - cx) * (ay - cy) / (dy - cy) + cx:
+                        inside = not inside
+                if out[s]:
+                    break
+            if out[s] or inside:
+                out[s] = True
+                break
+    return out

@@ -227,16 +227,21 @@ class Decider:
         """
         cfg = self.config
         open_idx = np.flatnonzero(verdict.code == 0)
-        order = open_idx[np.lexsort((open_idx, verdict.lb_score[open_idx]))].tolist()
+        # The first two chunks in order, and all of it only if the search gets past them.
+        order = least(verdict.lb_score, open_idx, 2 * PREFETCH_CHUNK)
         accepted: list[Candidate] = []
         scores: list[float] = []
         rejected: dict[int, Rejection] = {}
         waiting: list[tuple[float, int]] = []
         taken = 0
         while True:
-            while taken < len(order) and (
-                not waiting or verdict.lb_score[order[taken]] <= waiting[0][0]
-            ):
+            while True:
+                if taken == len(order) < len(open_idx):
+                    order = least(verdict.lb_score, open_idx, len(open_idx))
+                if taken == len(order) or (
+                    waiting and verdict.lb_score[order[taken]] > waiting[0][0]
+                ):
+                    break
                 chunk = np.array(order[taken : taken + PREFETCH_CHUNK], np.intp)
                 taken += len(chunk)
                 for bound, i in zip(
@@ -329,9 +334,9 @@ class Decider:
         """Best score; among near-equal free candidates, the one that keeps most cover."""
         cfg = self.config
         best = min(accepted, key=lambda c: (c.score_s, c.drone_id))
-        chosen = replace(best, why=(Why.FASTEST, *best.why))
+        fastest = (Why.FASTEST, *best.why)
         if best.preempts is not None:
-            return chosen
+            return replace(best, why=fastest)
         ties = sorted(
             (
                 c
@@ -341,7 +346,7 @@ class Decider:
             key=lambda c: (c.score_s, c.drone_id),
         )
         if len(ties) < 2:
-            return chosen
+            return replace(best, why=fastest)
         ready = view.ready_by_site(cfg.min_launch_battery_pct)
         losses = self.cover.losses(
             ready, [None if c.airborne else c.site_id for c in ties], memo=view.memo
@@ -351,7 +356,7 @@ class Decider:
         )
         loss, pick = scored[0]
         if pick.drone_id == best.drone_id:
-            return replace(chosen, cover_loss=loss)
+            return replace(best, cover_loss=loss, why=fastest)
         return replace(pick, cover_loss=loss, why=(Why.COVER, *pick.why))
 
     def propose(

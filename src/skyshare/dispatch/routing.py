@@ -121,13 +121,7 @@ class Path:
         """Legs from the waypoints (local flat-earth directions, good to a fraction of a
         degree over a city), scaled so that they add up to the router's own length."""
         points = route.waypoints
-        raw: list[tuple[float, float, float]] = []
-        for a, b in itertools.pairwise(points):
-            dx = math.radians(b.lon - a.lon) * math.cos(math.radians((a.lat + b.lat) / 2))
-            dy = math.radians(b.lat - a.lat)
-            norm = math.hypot(dx, dy)
-            if norm > 0:
-                raw.append((norm * EARTH_RADIUS_M, dx / norm, dy / norm))
+        raw = [leg for a, b in itertools.pairwise(points) if (leg := flat_leg(a, b))]
         total = sum(r[0] for r in raw)
         scale = route.length_m / total if total > 0 else 0.0
         legs = tuple(Leg(length * scale, east, north) for length, east, north in raw)
@@ -144,6 +138,15 @@ class Path:
         return Path(
             legs, self.length_m, self.cruise_alt_m, self.zones_skirted, self.waypoints[::-1]
         )
+
+
+def flat_leg(a: GeoPoint, b: GeoPoint) -> tuple[float, float, float] | None:
+    """Length (m) and unit direction (east, north) from ``a`` to ``b`` on the local flat
+    earth; None where they coincide."""
+    dx = math.radians(b.lon - a.lon) * math.cos(math.radians((a.lat + b.lat) / 2))
+    dy = math.radians(b.lat - a.lat)
+    norm = math.hypot(dx, dy)
+    return (norm * EARTH_RADIUS_M, dx / norm, dy / norm) if norm > 0 else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,8 +319,11 @@ class Ends:
 def straight_path(key: tuple, length_m: float, cruise_alt_m: float) -> Path:
     """The ``Path`` of a straight route kept under ``key`` (its ends' degrees first)."""
     lat0, lon0, lat1, lon1 = key[:4]
-    points = (GeoPoint(lat0, lon0, cruise_alt_m), GeoPoint(lat1, lon1, cruise_alt_m))
-    return Path.of(StraightRoute(points, length_m, cruise_alt_m))
+    a, b = GeoPoint(lat0, lon0, cruise_alt_m), GeoPoint(lat1, lon1, cruise_alt_m)
+    # ``Path.of`` for two points, without its loop: a decision makes several.
+    raw = flat_leg(a, b)
+    legs = () if raw is None else (Leg(raw[0] * (length_m / raw[0]), raw[1], raw[2]),)
+    return Path(legs, float(length_m), float(cruise_alt_m), (), (a, b))
 
 
 def fresh_path(
