@@ -167,20 +167,22 @@ class JobBuilder:
         bounded = dict(zip(near_xy, length[near].tolist(), strict=True))
         models = {g.model.name: g.model for g in index.groups}
         ranked = self.energy_bounds(list(models.values()), dx, dy, length, wind, scene_alt)
-        search = LegSearch(
-            goal,
-            incident.agency,
-            paths,
-            self.flight_model,
-            (self.site_ids, self.site_position),
-            (now, wind, scene_alt),
-            self.config.max_return_docks,
-        )
+        search = self._leg_search(goal, incident.agency, paths, (now, wind, scene_alt))
         rows = {name: m for m, name in enumerate(models)}
         back = ReturnLegs(search, rows, ranked, self.landable)
         usable = index.usable_groups(kind.capabilities, incident.agency, incident.priority)
-        back.settle(usable or index.groups)  # with none usable, why none can come back
+        back.settle(usable or index.groups)  # none usable: all, to tell a closed scene
         return Job(incident, kind, goal, x, y, scene_alt, min_scene, back, now, wind, bounded)
+
+    def _leg_search(
+        self, start: GeoPoint, agency: str, paths: PathSource, when: tuple[datetime, Wind, float]
+    ) -> LegSearch:
+        """A search for the cheapest flights from ``start`` (at ``when``: time, wind and
+        altitude) to the docks."""
+        docks = (self.site_ids, self.site_position)
+        return LegSearch(
+            start, agency, paths, self.flight_model, docks, when, self.config.max_return_docks
+        )
 
     def energy_bounds(
         self,
@@ -235,15 +237,7 @@ class JobBuilder:
             may and site in free
             for may, site in zip(self.landable(group.owner)[0], self.site_ids, strict=True)
         )
-        search = LegSearch(
-            ground,
-            agency,
-            paths,
-            self.flight_model,
-            (self.site_ids, self.site_position),
-            (now, wind, here.alt_m),
-            self.config.max_return_docks,
-        )
+        search = self._leg_search(ground, agency, paths, (now, wind, here.alt_m))
         leg, _ = search.cheapest(group.model, (order[0], bounds[0]), allowed)
         return leg  # None too when ``here`` is closed in: the caller's fallback decides
 

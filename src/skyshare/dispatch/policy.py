@@ -235,12 +235,12 @@ class Decider:
         waiting: list[tuple[float, int]] = []
         taken = 0
         while True:
-            while True:
-                if taken == len(order) < len(open_idx):
-                    order = least(verdict.lb_score, open_idx, len(open_idx))
-                if taken == len(order) or (
-                    waiting and verdict.lb_score[order[taken]] > waiting[0][0]
-                ):
+            while True:  # refine chunks while the next bound could beat the heap's best
+                if taken == len(order) and len(order) < len(open_idx):
+                    order = least(verdict.lb_score, open_idx, len(open_idx))  # past the first
+                if taken == len(order):
+                    break
+                if waiting and verdict.lb_score[order[taken]] > waiting[0][0]:
                     break
                 chunk = np.array(order[taken : taken + PREFETCH_CHUNK], np.intp)
                 taken += len(chunk)
