@@ -9,7 +9,8 @@ floats (``tests/unit/test_dispatch_kernels.py`` checks them against numpy and GE
 
 Compiled on first use, and cached on disk beside this file; ``warm_up`` does it at
 start-up. numba is imported then too: its import alone takes a second, which tools that
-never decide should not pay. ``NUMBA_DISABLE_JIT=1`` runs them as plain Python.
+never decide should not pay. ``NUMBA_DISABLE_JIT=1`` runs them as plain Python, for a
+debugger (Python's own ``math.hypot`` may then differ in the last bit).
 """
 
 from __future__ import annotations
@@ -31,6 +32,15 @@ def floats(*values: float) -> tuple[float, ...]:
     return tuple(float(v) for v in values)
 
 
+HELPERS: list[str] = []  # functions the kernels call, compiled before any kernel
+
+
+def helper(fn: F) -> F:
+    """A function the kernels call: compiled (and inlined) with them, plain Python before."""
+    HELPERS.append(fn.__name__)
+    return fn
+
+
 def njit(fn: F) -> F:
     """``fn`` compiled by numba when first called: cached on disk, and dividing by zero as
     numpy does (inf or nan, not an exception)."""
@@ -42,10 +52,31 @@ def njit(fn: F) -> F:
         if compiled is None:
             import numba
 
+            for name in HELPERS:  # a kernel sees the compiled helpers among its globals
+                if not isinstance(globals()[name], numba.core.dispatcher.Dispatcher):
+                    globals()[name] = numba.njit(inline="always", error_model="numpy")(
+                        globals()[name]
+                    )
             compiled = numba.njit(cache=True, error_model="numpy")(fn)
         return compiled(*args)
 
     return call  # type: ignore[return-value]
+
+
+@helper
+def straight_cruise_s(
+    dx: float, dy: float, dist: float, airspeed: float, wind_e: float, wind_n: float
+) -> float:
+    """Seconds to cruise the offset (dx, dy), ``dist`` long, at ``airspeed`` in the wind
+    (east, north): ``Wind.ground_speed`` along the track; inf where the wind wins."""
+    if wind_e == 0.0 and wind_n == 0.0:
+        return dist / airspeed
+    if not dist > 0:
+        return 0.0
+    along = wind_e * (dx / dist) + wind_n * (dy / dist)
+    slack = airspeed**2 - (wind_e**2 + wind_n**2 - along * along)
+    ground = along + math.sqrt(max(slack, 0.0))
+    return dist / ground if slack >= 0 and ground > 0 else math.inf
 
 
 @njit
@@ -153,21 +184,9 @@ def screen_fleet(
     on_dock, wind_blocked = np.empty(n, np.bool_), np.empty(n, np.bool_)
     lb_score, needed, needed_whole = np.empty(n), np.empty(n), np.empty(n)
     relief_sure = np.zeros(n, np.bool_)
-    calm = wind_e == 0.0 and wind_n == 0.0
-    wind_sq = wind_e**2 + wind_n**2
     for i in range(n):
         dx, dy = jx - x[i], jy - y[i]
-        dist = math.hypot(dx, dy)
-        if calm:
-            cruise = dist / speed[i]
-        elif dist > 0:
-            # ``Wind.ground_speed`` along the straight track (0 where the wind wins).
-            along = wind_e * (dx / dist) + wind_n * (dy / dist)
-            slack = speed[i] ** 2 - (wind_sq - along * along)
-            ground = along + math.sqrt(max(slack, 0.0))
-            cruise = dist / ground if slack >= 0 and ground > 0 else math.inf
-        else:
-            cruise = 0.0
+        cruise = straight_cruise_s(dx, dy, math.hypot(dx, dy), speed[i], wind_e, wind_n)
         docked = is_on_dock[status[i]]
         up_s = max(0.0, min_cruise - (0.0 if docked else alt[i])) / climb_rate[i]
         up_wh = up_s * hover_w[i] * climb_f / 3600.0
@@ -229,7 +248,6 @@ def dock_energy_bounds(
     airspeed, vertical_wh, cruise_w = models
     wind_e, wind_n = wind
     calm = wind_e == 0.0 and wind_n == 0.0
-    wind_sq = wind_e**2 + wind_n**2
     fastest = math.hypot(wind_e, wind_n)  # no ground speed is above airspeed plus this
     dist = np.empty(len(dx))
     for j in range(len(dx)):
@@ -241,15 +259,7 @@ def dock_energy_bounds(
     by_length = np.argsort(length, kind="mergesort")
     for k in range(len(airspeed)):
         for j in range(len(dx)):
-            if calm:
-                cruise = dist[j] / airspeed[k]
-            elif dist[j] > 0:
-                along = wind_e * (dx[j] / dist[j]) + wind_n * (dy[j] / dist[j])
-                slack = airspeed[k] ** 2 - (wind_sq - along * along)
-                ground = along + math.sqrt(max(slack, 0.0))
-                cruise = dist[j] / ground if slack >= 0 and ground > 0 else math.inf
-            else:
-                cruise = 0.0
+            cruise = straight_cruise_s(dx[j], dy[j], dist[j], airspeed[k], wind_e, wind_n)
             cruise = max(cruise, length[j] / (airspeed[k] + fastest))
             out[k, j] = (vertical_wh[k] + cruise * cruise_w[k]) / 3600.0 * keep
         order[k] = by_length if calm else np.argsort(out[k], kind="mergesort")
