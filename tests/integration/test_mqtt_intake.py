@@ -43,7 +43,9 @@ class RecordingIntake:
         self.release.set()
         self.entered = asyncio.Event()
 
-    async def __call__(self, agency: str, payload: dict[str, Any]) -> FakeIncident:
+    async def __call__(
+        self, agency: str, payload: dict[str, Any], redelivered: bool = False
+    ) -> FakeIncident:
         self.calls.append((agency, payload))
         self.entered.set()
         await self.release.wait()

@@ -1,6 +1,6 @@
 """The event bus: every state change is published here, in-process or over MQTT.
 
->>> bus = make_bus(settings.mqtt_url, intake=runtime.take_in_cad_incident)
+>>> bus = make_bus(settings.mqtt_url, intake=runtime.intake_from_cad)
 >>> await bus.start()
 >>> async with bus.subscribe({EventType.INCIDENT_RECEIVED}, agency="police") as events:
 ...     async for event in events: ...

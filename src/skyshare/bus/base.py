@@ -8,8 +8,11 @@ from typing import Any, Protocol, runtime_checkable
 from skyshare.bus.subscription import Subscription
 from skyshare.domain.events import Event, EventType
 
-Intake = Callable[[str, dict[str, Any]], Awaitable[Any]]
-"""Takes in one incident from a control-room system: ``(agency, payload) -> incident``.
+Intake = Callable[[str, dict[str, Any], bool], Awaitable[Any]]
+"""Takes in one incident from a control-room system: ``(agency, payload, redelivered) ->
+incident``. ``redelivered``: the broker delivered this message before, to a SkyShare that
+never acknowledged it (it stopped or died while taking it in): the call may be stored
+already.
 
 Raises :class:`skyshare.domain.InputError` when the payload is bad. The returned incident
 should carry ``id`` and ``external_id`` (attributes or dict keys); they go back to the

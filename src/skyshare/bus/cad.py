@@ -32,9 +32,14 @@ class CadReply:
 
 
 async def take_in(
-    agency: str, raw: bytes, intake: Intake, prefix: str = DEFAULT_PREFIX
+    agency: str,
+    raw: bytes,
+    intake: Intake,
+    prefix: str = DEFAULT_PREFIX,
+    redelivered: bool = False,
 ) -> CadReply:
-    """Run one CAD message through ``intake`` and say what became of it."""
+    """Run one CAD message through ``intake`` and say what became of it. ``redelivered``:
+    the broker delivered it before (see ``Intake``)."""
     text = raw.decode("utf-8", errors="replace")
 
     def reject(reason: str, field: str | None = None) -> CadReply:
@@ -53,7 +58,7 @@ async def take_in(
         return reject(f"payload must be a JSON object, got {_json_kind(payload)}")
 
     try:
-        incident = await intake(agency, payload)
+        incident = await intake(agency, payload, redelivered)
     except InputError as exc:
         return reject(exc.reason, exc.field)
     except Exception:

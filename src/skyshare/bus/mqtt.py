@@ -306,6 +306,7 @@ class MqttBus:
         # Set before connecting: a resumed session's messages come right after CONNACK.
         # aiomqtt has no public switch yet (empicano/aiomqtt#345): paho's own is used.
         client._client.manual_ack_set(True)
+        _note_redeliveries(client)
         return client
 
     async def _send(self, client: aiomqtt.Client) -> None:
@@ -366,7 +367,9 @@ class MqttBus:
                     received.acknowledge()
                     log.info("a call from %s delivered again was taken in already", agency)
                     continue
-                reply = await take_in(agency, received.payload, self._intake, self.prefix)
+                reply = await take_in(
+                    agency, received.payload, self._intake, self.prefix, received.redelivered
+                )
                 self._acknowledge(received)  # stored, or refused: either way, ours now
                 if reply.accepted:
                     self.accepted += 1
@@ -400,15 +403,37 @@ class MqttBus:
             self._taken_unacknowledged.popitem(last=False)
 
 
+def _note_redeliveries(client: aiomqtt.Client) -> None:
+    """Keep, by message id, which messages the broker marks as delivered before (MQTT's
+    DUP flag): aiomqtt's messages do not carry it, paho's do. A broker resuming a session
+    sets it on a message it had sent to the session's last connection without an
+    acknowledgement: a SkyShare that stopped, or died, while taking the call in."""
+    paho = client._client
+    deliver = paho.on_message
+    redelivered: set[int] = set()
+
+    def on_message(paho_client: Any, userdata: Any, message: Any) -> None:
+        if message.dup:
+            redelivered.add(message.mid)
+        else:
+            redelivered.discard(message.mid)
+        deliver(paho_client, userdata, message)
+
+    paho.on_message = on_message
+    client.redelivered = redelivered  # type: ignore[attr-defined]
+
+
 class Received:
     """A message from the broker, with the way to acknowledge it on the connection it came
     by. Acknowledged on a connection since lost, it is not: the broker, keeping a
-    persistent session, delivers it again on the next one."""
+    persistent session, delivers it again on the next one. ``redelivered``: the broker
+    says it delivered this message before."""
 
-    __slots__ = ("_client", "_mid", "_qos", "agency", "payload")
+    __slots__ = ("_client", "_mid", "_qos", "agency", "payload", "redelivered")
 
     def __init__(self, client: aiomqtt.Client, message: aiomqtt.Message, prefix: str) -> None:
         self._client, self._mid, self._qos = client, message.mid, message.qos
+        self.redelivered = message.mid in getattr(client, "redelivered", ())
         self.agency = agency_of_cad_topic(message.topic.value, prefix)
         payload = message.payload
         if isinstance(payload, str):

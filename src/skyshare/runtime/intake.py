@@ -41,17 +41,25 @@ class Intake(Decisions):
         actor: str,
         incident_id: str | None = None,
         received_at: datetime | None = None,
+        redelivered: bool = False,
     ) -> Submission:
         """Validate a call, record it and propose a drone; idempotent on external_id.
-        ``incident_id`` and ``received_at``: the new incident's (default: a fresh id, now)."""
+        ``incident_id`` and ``received_at``: the new incident's (default: a fresh id, now).
+        ``redelivered``: a control room's message delivered again (``bus.base.Intake``)."""
         request = parse_incident_request(payload, self.network, self.world.area)
         # A repeat of an open call is answered from memory. A repeat of an older one is
         # refused by the database's unique (agency, external_id) and answered below, so
-        # that a new call costs no read.
-        if request.external_id is not None:
-            known = self._open.with_external_id(request.agency, request.external_id)
-            if known is not None:
-                return await self._existing(known.incident)
+        # that a new call costs no read. A call with no external_id delivered again is the
+        # open call it matches, if any: taken in, but not acknowledged before a stop.
+        known = (
+            self._open.with_external_id(request.agency, request.external_id)
+            if request.external_id is not None
+            else self._open.same_call(request)
+            if redelivered
+            else None
+        )
+        if known is not None:
+            return await self._existing(known.incident)
         try:
             return await self._receive(
                 request, actor, incident_id or new_incident_id(), received_at
@@ -95,8 +103,11 @@ class Intake(Decisions):
             await self._commit(change)
         return Submission(incident, assignment, created=True)
 
-    async def intake_from_cad(self, agency: str, payload: dict[str, Any]) -> Incident:
+    async def intake_from_cad(
+        self, agency: str, payload: dict[str, Any], redelivered: bool = False
+    ) -> Incident:
         """The MQTT door: the topic names the agency, and the payload may not contradict it.
+        ``redelivered``: the broker delivered this message before (``bus.base.Intake``).
 
         The control room has handed the call over, so a store that is away does not bounce
         it: it is held, and taken in (once, under one incident id) when the store is back.
@@ -111,7 +122,11 @@ class Intake(Decisions):
 
         async def take_in() -> Submission:  # each try the same call: one id, one arrival
             return await self.submit(
-                call, actor=f"cad:{agency}", incident_id=incident_id, received_at=received
+                call,
+                actor=f"cad:{agency}",
+                incident_id=incident_id,
+                received_at=received,
+                redelivered=redelivered,
             )
 
         try:

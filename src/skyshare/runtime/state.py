@@ -13,6 +13,7 @@ from skyshare.bus import Bus
 from skyshare.config import Settings
 from skyshare.dispatch import AirspaceRouter, Dispatcher
 from skyshare.domain import Assignment, AssignmentStatus, Incident
+from skyshare.intake import IncidentRequest
 from skyshare.runtime.clock import Clock
 from skyshare.runtime.fleet_book import FleetBook
 from skyshare.runtime.store_worker import StoreWorker
@@ -97,8 +98,31 @@ class OpenIncidents:
         found = self._by_external.get((agency, external_id))
         return None if found is None else self._by_id[found]
 
+    def same_call(self, request: IncidentRequest) -> IncidentView | None:
+        """The latest open call with no external_id that says what ``request`` says: a
+        scan, for the rare message a broker delivers again."""
+        same = [
+            view
+            for view in self._by_id.values()
+            if view.incident.external_id is None and _says(view.incident, request)
+        ]
+        return max(same, key=lambda view: view.incident.received_at, default=None)
+
     def __len__(self) -> int:
         return len(self._by_id)
+
+
+def _says(incident: Incident, request: IncidentRequest) -> bool:
+    """Does the incident hold what the call says, as intake recorded it?"""
+    return (
+        incident.agency == request.agency
+        and incident.priority == request.priority
+        and incident.kind == request.kind
+        and incident.position.lat == request.lat
+        and incident.position.lon == request.lon
+        and incident.borough == request.borough
+        and incident.description == request.description
+    )
 
 
 class RuntimeState:
