@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from skyshare.domain import DroneStatus
+import pytest
+import yaml
+
+from skyshare.domain import DroneStatus, InputError
 from skyshare.domain.events import EventType
 from skyshare.runtime.flights import NOT_HEARD, NOT_LISTED
 from skyshare.runtime.health import health
@@ -43,6 +46,7 @@ async def test_drones_fly_the_aircraft_the_file_names_and_one_heard_late_is_flow
                 "aircraft": 4,
                 "heard": 3,
                 "not_heard": ["pol-1"],
+                "away_from_dock": [],
             }
             assert report["status"] == "degraded"
             assert "1 aircraft not heard: pol-1" in report["problems"]
@@ -71,3 +75,43 @@ async def test_drones_fly_the_aircraft_the_file_names_and_one_heard_late_is_flow
                 lambda e: e.type is EventType.DRONE_LAUNCHED and e.subject == "pol-1", 30, "launch"
             )
             await until(lambda: late.airborne, 30, "pol-1's aircraft in the air")
+
+
+async def test_drones_whose_aircraft_stand_on_each_other_s_docks_are_not_flown(
+    tmp_path: Path,
+) -> None:
+    """The aircraft file swaps pol-1's and pol-2's system ids: each drone's aircraft is
+    heard on the other's dock, 3.5 km away. Flying them would fly one drone's aircraft as
+    the other (its dock, its battery, its fence): both are out of service, and say why."""
+    async with aircraft_on_their_docks() as aircraft:
+        ids = dict(aircraft.system_ids)
+        ids["pol-1"], ids["pol-2"] = ids["pol-2"], ids["pol-1"]
+        entries = {d: {"link": aircraft.links[d], "system_id": ids[d]} for d in ids}
+        listed = tmp_path / "aircraft.yaml"
+        listed.write_text(yaml.safe_dump({"aircraft": entries}))
+        url = f"sqlite:///{tmp_path / 'e2e.db'}"
+        async with flying_on(url, listed, wait_s=1.0) as flying:
+            runtime = flying.runtime
+            out = {e.subject: e.data for e in flying.of(EventType.DRONE_STATUS)}
+            assert set(out) == {"pol-1", "pol-2"}
+            for drone, dock in (("pol-1", "pol-islington"), ("pol-2", "pol-hackney")):
+                assert runtime.fleet[drone].status is DroneStatus.MAINTENANCE
+                assert out[drone]["status"] == "maintenance"
+                assert out[drone]["reason"].startswith(
+                    f"its aircraft (system {ids[drone]}) is on the ground 3,"
+                ), out[drone]["reason"]
+                assert f"m from {dock}, the dock it is recorded on" in out[drone]["reason"]
+            assert all(runtime.fleet[d].status in ON_DOCK for d in ("fire-1", "fire-2", "aed-1"))
+            report = health(runtime)
+            assert report["fleet"]["away_from_dock"] == ["pol-1", "pol-2"]
+            assert report["status"] == "degraded"
+            # Neither is offered: a police call near them has no drone, and nothing lifts.
+            unserved = await runtime.submit({**P1, **HIGHBURY}, actor="cad")
+            assert unserved.assignment is None
+            assert not aircraft.vehicle("pol-1").airborne
+            assert not aircraft.vehicle("pol-2").airborne
+            # A crew cannot put pol-1 back on its dock while its aircraft is on another.
+            with pytest.raises(InputError, match=r"system \d+\) is on the ground") as refused:
+                await runtime.return_to_service("pol-1", "pol-islington", actor="crew")
+            assert refused.value.field == "site_id"
+            assert runtime.fleet["pol-1"].status is DroneStatus.MAINTENANCE

@@ -77,6 +77,18 @@ def stranded(network: Network, state: DroneState) -> bool:
     return float(haversine_m(p.lat, p.lon, dock.lat, dock.lon)) > ON_THE_DOCK_M
 
 
+def recorded_dock(network: Network, state: DroneState) -> str | None:
+    """The dock the records put the drone on, if they put it on one: docked, charging or
+    launching there, or out of reach (offline) at the dock's surveyed position."""
+    if state.status in (DroneStatus.DOCKED, DroneStatus.CHARGING, DroneStatus.LAUNCHING):
+        return state.dock_site_id
+    dock = network.sites[state.dock_site_id].position
+    p = state.position
+    if state.status is DroneStatus.OFFLINE and (p.lat, p.lon) == (dock.lat, dock.lon):
+        return state.dock_site_id
+    return None
+
+
 def dock_under(network: Network, where: GeoPoint) -> str | None:
     """The site an aircraft that landed at ``where`` is on, if it landed on one."""
     sites = list(network.sites.values())

@@ -11,7 +11,7 @@ from typing import Any
 from skyshare.airspace import Route
 from skyshare.airspace.conformance import ExcursionTracker
 from skyshare.airspace.restrictions import ActiveFlight
-from skyshare.dispatch.docks import dock_for_return, dock_under, docks_with_room
+from skyshare.dispatch.docks import dock_for_return, dock_under, docks_with_room, recorded_dock
 from skyshare.dispatch.fleet import ON_DOCK, OUT_OF_SERVICE
 from skyshare.domain import (
     Assignment,
@@ -221,20 +221,33 @@ class FlightHooks(Decisions, AirspaceControl):
         is not heard): out of service (offline) until their aircraft is heard, their calls
         offered to other drones. Those still out of service with no call, or heard by now,
         are left as they are. One transaction for all. Returns the drones taken out."""
-        return await self._to_the_end(self._take_out(missing))
+        return await self._to_the_end(self._take_out(missing, DroneStatus.OFFLINE))
 
-    async def _take_out(self, missing: Mapping[str, str]) -> list[str]:
+    async def aircraft_misplaced(self, misplaced: Mapping[str, str]) -> list[str]:
+        """Drones whose aircraft is heard on the ground away from the dock the records put
+        them on, each with why (``FlightControl.misplaced``): flying one would fly another
+        drone's aircraft, or fly it from where nobody planned. Out of service (maintenance)
+        until a crew returns them to service, their calls offered to other drones. One
+        transaction for all. Returns the drones taken out."""
+        return await self._to_the_end(self._take_out(misplaced, DroneStatus.MAINTENANCE))
+
+    async def _take_out(self, why: Mapping[str, str], status: DroneStatus) -> list[str]:
         async with self._exclusive(fact=True) as change:
             tasks: dict[str, str | None] = {}
-            for drone_id, reason in missing.items():
+            for drone_id, reason in why.items():
                 state = self.fleet[drone_id]
-                heard = self.flights is not None and self.flights.no_aircraft(drone_id) is None
-                if heard or (state.status in OUT_OF_SERVICE and state.task_incident_id is None):
+                idle = state.task_incident_id is None
+                if status is DroneStatus.OFFLINE:  # left as it is if heard by now, or out
+                    heard = self.flights is not None and self.flights.no_aircraft(drone_id) is None
+                    done = heard or (state.status in OUT_OF_SERVICE and idle)
+                else:
+                    done = state.status is status and idle
+                if done:
                     continue
                 was = state.status.value
-                data = {"status": "offline", "previous_status": was, "reason": reason}
+                data = {"status": status.value, "previous_status": was, "reason": reason}
                 tasks[drone_id] = self._off_task(
-                    change, drone_id, EventType.DRONE_STATUS, data, DroneStatus.OFFLINE
+                    change, drone_id, EventType.DRONE_STATUS, data, status
                 )
             # Only once all are out of service: none of them may be offered these calls.
             for drone_id, incident_id in tasks.items():
@@ -269,17 +282,18 @@ class FlightHooks(Decisions, AirspaceControl):
         airborne_status: DroneStatus,
     ) -> str | None:
         """The drone drops its call (if any), recorded as ``kind`` with ``data``. On its
-        dock it is free there, away from it ``airborne_status``; but offline (its aircraft
-        out of reach) is offline wherever it is. Returns the call it had."""
+        dock it is free there, away from it ``airborne_status``; but out of service
+        (offline: its aircraft out of reach; maintenance) is so wherever it is. Returns the
+        call it had."""
         state = self.fleet[drone_id]
         incident_id = state.task_incident_id
         change.events.append(
             self._drone_event(kind, drone_id, {**data, "incident_id": incident_id})
         )
         on_dock = state.status in (DroneStatus.LAUNCHING, DroneStatus.DOCKED, DroneStatus.CHARGING)
-        if airborne_status is DroneStatus.OFFLINE:
+        if airborne_status in OUT_OF_SERVICE:
             self.fleet.update(
-                drone_id, status=DroneStatus.OFFLINE, task_incident_id=None, task_priority=None
+                drone_id, status=airborne_status, task_incident_id=None, task_priority=None
             )
         elif on_dock:
             self.fleet.release(drone_id)
@@ -330,7 +344,9 @@ class FlightHooks(Decisions, AirspaceControl):
         changes: dict[str, Any] = {}
         if vehicle.battery_pct is not None:
             changes["battery_pct"] = max(0.0, min(100.0, float(vehicle.battery_pct)))
-        if state.status not in (DroneStatus.DOCKED, DroneStatus.LAUNCHING):
+        # Not on a dock the records put it on: that stays what the aircraft's position is
+        # checked against once it is taken up (``FlightControl.misplaced``).
+        if recorded_dock(self.network, state) is None:
             changes["position"] = GeoPoint(vehicle.lat, vehicle.lon, vehicle.alt_rel_m or 0.0)
         if changes:
             self.fleet.update(drone_id, **changes)

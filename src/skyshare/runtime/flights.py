@@ -36,6 +36,7 @@ from skyshare.airspace.fences import MAV_CMD_NAV_FENCE_POLYGON_VERTEX_EXCLUSION 
 from skyshare.airspace.fences import MAV_CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION as POLYGON_IN
 from skyshare.airspace.fences import MAV_CMD_NAV_FENCE_RETURN_POINT as RETURN_POINT
 from skyshare.airspace.sortie import LEG_TOLERANCE_M, SortiePlan, plan_return, plan_sortie
+from skyshare.dispatch.docks import ON_THE_DOCK_M, recorded_dock
 from skyshare.domain import (
     Assignment,
     DroneStatus,
@@ -63,6 +64,7 @@ from skyshare.fleet import (
     VehicleState,
     WaitTimeout,
 )
+from skyshare.geo import haversine_m
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -71,6 +73,13 @@ DELIVERY_ALT_M = 10.0
 # Why a drone's aircraft cannot be flown (FlightControl.no_aircraft).
 NOT_LISTED = "no aircraft is listed for it"
 NOT_HEARD = "its aircraft is not heard"
+# Why a drone heard where its records do not put it is out of service (``misplaced``).
+MISPLACED = (
+    "{where}, the dock it is recorded on: is a system id in the aircraft file wrong (two "
+    "swapped?), or was the drone moved by hand? Out of service until a crew returns it to "
+    "service on the dock where it stands"
+)
+POSITION_WAIT_S = 5.0  # vehicle seconds a landed aircraft is given to say where it is
 
 
 @dataclass(frozen=True)
@@ -227,6 +236,26 @@ class FlightDirector:
             drone: sysid in vehicles and vehicles[sysid].connected
             for drone, sysid in self.system_ids.items()
         }
+
+    def misplaced(self, drone_id: str) -> str | None:
+        runtime = self.runtime
+        if self.no_aircraft(drone_id) is not None:
+            return None
+        site_id = recorded_dock(runtime.network, runtime.fleet[drone_id])
+        where = None if site_id is None else self.away_from(drone_id, site_id)
+        return None if where is None else MISPLACED.format(where=where)
+
+    def away_from(self, drone_id: str, site_id: str) -> str | None:
+        system_id = self.system_ids.get(drone_id)
+        vehicle = None if system_id is None else self.manager.find(system_id)
+        here = None if vehicle is None or vehicle.state.airborne else _here(vehicle)
+        if here is None:
+            return None
+        dock = self.runtime.network.sites[site_id].position
+        off_m = float(haversine_m(here.lat, here.lon, dock.lat, dock.lon))
+        if off_m <= ON_THE_DOCK_M:
+            return None
+        return f"its aircraft (system {system_id}) is on the ground {off_m:,.0f} m from {site_id}"
 
     def no_aircraft(self, drone_id: str) -> str | None:
         system_id = self.system_ids.get(drone_id)
@@ -548,7 +577,24 @@ class FlightDirector:
         await self.runtime.flight_event(
             drone_id, EventType.LINK_REGAINED, {"reason": "first heard", "link": link}
         )
+        await self.says_where(self._vehicle(drone_id))
+        misplaced = self.misplaced(drone_id)
+        if misplaced is not None:
+            if self._sorties.get(drone_id) is asyncio.current_task():
+                self._sorties.pop(drone_id, None)
+            await self.runtime.aircraft_misplaced({drone_id: misplaced})
+            return
         await self._return_home(drone_id, "aircraft heard")
+
+    async def says_where(self, vehicle: Vehicle) -> None:
+        """Give a landed aircraft a few seconds to report its position (``misplaced`` needs
+        it); one without a fix by then is taken as it is."""
+        with contextlib.suppress(WaitTimeout):
+            await vehicle.wait_for(
+                lambda s: s.airborne or s.lat is not None,
+                self._timeout(POSITION_WAIT_S),
+                "its position",
+            )
 
     async def _autopilot_took_over(self, drone_id: str, mode: str) -> None:
         """A failsafe (fence, battery, link) switched the aircraft to return or land: the

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from skyshare.domain import DroneStatus
 from skyshare.runtime.runtime import Runtime
 
 
@@ -31,6 +32,12 @@ def health(runtime: Runtime) -> dict[str, Any]:
     if fleet.get("not_heard"):
         silent = fleet["not_heard"]
         problems.append(f"{len(silent)} aircraft not heard: {', '.join(silent[:10])}")
+    if fleet.get("away_from_dock"):
+        away = fleet["away_from_dock"]
+        problems.append(
+            f"{len(away)} drones out of service until a crew sees to them (their aircraft on "
+            f"the ground away from their docks): {', '.join(away[:10])}"
+        )
     return {
         "status": "degraded" if problems else "ok",
         "problems": problems,
@@ -41,13 +48,21 @@ def health(runtime: Runtime) -> dict[str, Any]:
 
 
 def _fleet(runtime: Runtime) -> dict[str, Any]:
-    """How many drones have an aircraft, how many of those are heard, and which are not."""
-    if runtime.flights is None:
+    """How many drones have an aircraft, how many of those are heard, which are not, and
+    which are out of service with their aircraft on the ground away from their docks
+    (down in a field, or not the aircraft the file says: ``FlightControl.misplaced``)."""
+    flights = runtime.flights
+    if flights is None:
         return {"flying": False}
-    links = runtime.flights.links()
+    links = flights.links()
     return {
         "flying": True,
         "aircraft": len(links),
         "heard": sum(links.values()),
         "not_heard": sorted(d for d, heard in links.items() if not heard),
+        "away_from_dock": sorted(
+            s.drone_id
+            for s in runtime.fleet
+            if s.status is DroneStatus.MAINTENANCE and flights.away_from(s.drone_id, s.dock_site_id)
+        ),
     }

@@ -15,7 +15,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from skyshare.domain.errors import InputError
-from skyshare.fleet import FleetConfig, FleetManager, UnknownVehicle, Vehicle, WaitTimeout
+from skyshare.fleet import (
+    FleetConfig,
+    FleetManager,
+    UnknownVehicle,
+    Vehicle,
+    VehicleState,
+    WaitTimeout,
+)
 from skyshare.runtime.flights import FlightDirector, knows_if_airborne
 from skyshare.runtime.runtime import Runtime
 
@@ -48,7 +55,8 @@ async def wait_heard(
 ) -> set[int]:
     """Wait up to ``timeout_s`` (wall) for these aircraft to be heard, and for each heard
     to say whether it is in the air (an armed one first heard by its HEARTBEAT does not
-    say yet). Returns those that did."""
+    say yet) and, on the ground, where it is (to be checked against its dock). Returns
+    those that said whether they are in the air."""
     wanted = set(system_ids)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
@@ -59,9 +67,12 @@ async def wait_heard(
     # state and position stream at 1 Hz or more.
     vehicle_s = max(SAYS_WITHIN_S, (deadline - loop.time()) * manager.config.speedup)
 
+    def says(state: VehicleState) -> bool:
+        return knows_if_airborne(state) and (state.airborne or state.lat is not None)
+
     async def says_if_airborne(vehicle: Vehicle) -> None:
         with contextlib.suppress(WaitTimeout):
-            await vehicle.wait_for(knows_if_airborne, vehicle_s, "whether it is in the air")
+            await vehicle.wait_for(says, vehicle_s, "whether it is in the air, and where")
 
     await asyncio.gather(*(says_if_airborne(v) for v in heard))
     return {v.system_id for v in heard if knows_if_airborne(v.state)}

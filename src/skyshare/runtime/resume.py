@@ -28,7 +28,9 @@ RESTARTED = "the service restarted"
 class Resume(FlightHooks):
     async def resume_flights(self) -> None:
         """Call once the flights are up and the aircraft have been waited for. A drone
-        whose aircraft is not heard is out of service until it is. An approved launch never
+        whose aircraft is heard on the ground away from the dock it is recorded on is out
+        of service until a crew returns it to service (``aircraft_misplaced``); one whose
+        aircraft is not heard is out of service until it is. An approved launch never
         flown is flown; a sortie whose aircraft is still up flies on from where it is; one
         whose aircraft is down hands its call on, and the drone is landed where it is; one
         whose aircraft flies itself home or down (a failsafe took over) hands its call on,
@@ -37,6 +39,8 @@ class Resume(FlightHooks):
         flights = self.flights
         if flights is None:
             return
+        misplaced = {d.drone_id: why for d in self.fleet if (why := flights.misplaced(d.drone_id))}
+        await self.aircraft_misplaced(misplaced)
         missing = {d.drone_id: why for d in self.fleet if (why := flights.no_aircraft(d.drone_id))}
         await self.aircraft_missing(missing)
         for state in list(self.fleet):

@@ -51,6 +51,17 @@ class FlightControl(Protocol):
         has not been heard); None when it is heard."""
         ...
 
+    def misplaced(self, drone_id: str) -> str | None:
+        """Why the aircraft heard for ``drone_id`` cannot be the drone the records put on
+        a dock: it is on the ground away from that dock; None when it is there, or when
+        nobody can tell (not on a dock, not heard, in the air, no position yet)."""
+        ...
+
+    def away_from(self, drone_id: str, site_id: str) -> str | None:
+        """``misplaced`` for the dock at ``site_id``, in a few words ("its aircraft ... is
+        on the ground 3,500 m from it"); None when it is there or nobody can tell."""
+        ...
+
     def links(self) -> dict[str, bool]:
         """Per drone with an aircraft: is that aircraft heard now (for health checks)?"""
         ...
