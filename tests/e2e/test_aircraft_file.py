@@ -82,8 +82,11 @@ async def test_drones_whose_aircraft_stand_on_each_other_s_docks_are_not_flown(
 ) -> None:
     """The aircraft file swaps pol-1's and pol-2's system ids: each drone's aircraft is
     heard on the other's dock, 3.5 km away. Flying them would fly one drone's aircraft as
-    the other (its dock, its battery, its fence): both are out of service, and say why."""
+    the other (its dock, its battery, its fence): both are out of service, and say why,
+    pol-1's only once its aircraft (out of reach at start-up) is heard."""
     async with aircraft_on_their_docks() as aircraft:
+        late = aircraft.vehicle("pol-2")  # the aircraft on pol-2's dock: pol-1's, by the file
+        late.inject(link_drop=True)
         ids = dict(aircraft.system_ids)
         ids["pol-1"], ids["pol-2"] = ids["pol-2"], ids["pol-1"]
         entries = {d: {"link": aircraft.links[d], "system_id": ids[d]} for d in ids}
@@ -92,6 +95,12 @@ async def test_drones_whose_aircraft_stand_on_each_other_s_docks_are_not_flown(
         url = f"sqlite:///{tmp_path / 'e2e.db'}"
         async with flying_on(url, listed, wait_s=1.0) as flying:
             runtime = flying.runtime
+            out = {e.subject: e.data for e in flying.of(EventType.DRONE_STATUS)}
+            assert out["pol-1"]["reason"] == NOT_HEARD
+            late.inject(link_drop=False)  # heard now, on the dock it is not recorded on
+            await until(
+                lambda: runtime.fleet["pol-1"].status is DroneStatus.MAINTENANCE, 30, "pol-1 out"
+            )
             out = {e.subject: e.data for e in flying.of(EventType.DRONE_STATUS)}
             assert set(out) == {"pol-1", "pol-2"}
             for drone, dock in (("pol-1", "pol-islington"), ("pol-2", "pol-hackney")):
