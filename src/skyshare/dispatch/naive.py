@@ -5,7 +5,9 @@ applies the same feasibility, scoring and cover tie-break. The fast ``Dispatcher
 make the same choices; benchmarks and tests hold it to that, and time it against this.
 "From scratch" means each route is solved, not recalled: where the router keeps routes
 (``route_afresh``), none is taken from its memory. What the airspace engine builds once
-per map (its corner graph, and what each dock sees) it keeps using, as any router would.
+per map (its corner graph, and what each dock sees) it keeps using, as any router would,
+and so is what the engine learns of a route's ends as it solves (which corners a scene
+sees, once tested): it keeps that for every route, whoever asks.
 """
 
 from __future__ import annotations
