@@ -18,6 +18,7 @@ from .conftest import aircraft_on_their_docks, flying_on
 
 P1 = {"agency": "police", "priority": "P1", "kind": "burglary"}
 HIGHBURY = {"lat": 51.5490, "lon": -0.0950}  # between the police docks, nearer pol-1's
+HACKNEY = (51.5450, -0.0550)  # pol-2's dock
 CARDIAC = {"agency": "ambulance", "priority": "P1", "kind": "cardiac_arrest"}
 ON_DOCK = (DroneStatus.CHARGING, DroneStatus.DOCKED)
 
@@ -124,3 +125,30 @@ async def test_drones_whose_aircraft_stand_on_each_other_s_docks_are_not_flown(
                 await runtime.return_to_service("pol-1", "pol-islington", actor="crew")
             assert refused.value.field == "site_id"
             assert runtime.fleet["pol-1"].status is DroneStatus.MAINTENANCE
+
+
+async def test_a_drone_whose_aircraft_was_carried_off_its_dock_flies_again_once_back(
+    tmp_path: Path,
+) -> None:
+    """pol-2's aircraft stands 200 m from its dock when SkyShare starts (a crew took it to
+    the workshop): out of service. A return to service is refused while it is away, and
+    taken once the crew has carried it back; then pol-2 flies the next call."""
+    async with aircraft_on_their_docks() as aircraft:
+        moved = aircraft.vehicle("pol-2")
+        moved.recover(HACKNEY[0], HACKNEY[1] + 0.003)  # about 200 m east of the dock
+        url = f"sqlite:///{tmp_path / 'e2e.db'}"
+        async with flying_on(url, aircraft.file(tmp_path / "aircraft.yaml"), wait_s=1.0) as flying:
+            runtime = flying.runtime
+            assert runtime.fleet["pol-2"].status is DroneStatus.MAINTENANCE
+            with pytest.raises(InputError, match=r"on the ground 2\d\d m from pol-hackney"):
+                await runtime.return_to_service("pol-2", "pol-hackney", actor="crew")
+            moved.recover(*HACKNEY)
+            await until(
+                lambda: health(runtime)["fleet"]["away_from_dock"] == [], 30, "back on its dock"
+            )
+            await runtime.return_to_service("pol-2", "pol-hackney", actor="crew")
+            assert runtime.fleet["pol-2"].status in ON_DOCK
+            near = {"lat": HACKNEY[0], "lon": HACKNEY[1] - 0.004}
+            call = await runtime.submit({**P1, **near}, actor="cad")
+            assert call.assignment is not None and call.assignment.drone_id == "pol-2"
+            await until(lambda: moved.airborne, 30, "pol-2's aircraft in the air")
