@@ -99,8 +99,14 @@ async def test_drones_whose_aircraft_stand_on_each_other_s_docks_are_not_flown(
             out = {e.subject: e.data for e in flying.of(EventType.DRONE_STATUS)}
             assert out["pol-1"]["reason"] == NOT_HEARD
             late.inject(link_drop=False)  # heard now, on the dock it is not recorded on
-            await until(
-                lambda: runtime.fleet["pol-1"].status is DroneStatus.MAINTENANCE, 30, "pol-1 out"
+            await flying.wait_event(
+                lambda e: (
+                    e.type is EventType.DRONE_STATUS
+                    and e.subject == "pol-1"
+                    and e.data["status"] == "maintenance"
+                ),
+                30,
+                "pol-1 out of service",
             )
             out = {e.subject: e.data for e in flying.of(EventType.DRONE_STATUS)}
             assert set(out) == {"pol-1", "pol-2"}
