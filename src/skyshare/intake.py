@@ -10,10 +10,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from skyshare.airspace.service_area import ServiceArea
-from skyshare.domain import InputError, Network, Priority
+from skyshare.domain import GeoPoint, Incident, InputError, Network, Priority
 
 MAX_DESCRIPTION = 2000
 MAX_EXTERNAL_ID = 128
@@ -31,6 +32,20 @@ class IncidentRequest:
     borough: str
     description: str = ""
     external_id: str | None = None
+
+    def incident(self, incident_id: str, received_at: datetime) -> Incident:
+        """The incident this call becomes, as received."""
+        return Incident(
+            id=incident_id,
+            agency=self.agency,
+            priority=self.priority,
+            kind=self.kind,
+            position=GeoPoint(self.lat, self.lon),
+            received_at=received_at,
+            borough=self.borough,
+            description=self.description,
+            external_id=self.external_id,
+        )
 
 
 def parse_incident_request(

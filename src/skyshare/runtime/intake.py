@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from skyshare.domain import Assignment, GeoPoint, Incident, InputError
+from skyshare.domain import Assignment, Incident, InputError
 from skyshare.domain.events import EventType
 from skyshare.intake import IncidentRequest, parse_incident_request
 from skyshare.runtime.decisions import Decisions
@@ -51,13 +51,10 @@ class Intake(Decisions):
         # refused by the database's unique (agency, external_id) and answered below, so
         # that a new call costs no read. A call with no external_id delivered again is the
         # open call it matches, if any: taken in, but not acknowledged before a stop.
-        known = (
-            self._open.with_external_id(request.agency, request.external_id)
-            if request.external_id is not None
-            else self._open.same_call(request)
-            if redelivered
-            else None
-        )
+        if request.external_id is not None:
+            known = self._open.with_external_id(request.agency, request.external_id)
+        else:
+            known = self._open.same_call(request) if redelivered else None
         if known is not None:
             return await self._existing(known.incident)
         try:
@@ -71,18 +68,7 @@ class Intake(Decisions):
         self, request: IncidentRequest, actor: str, incident_id: str, received_at: datetime | None
     ) -> Submission:
         async with self._exclusive() as change:
-            now = received_at or self.clock.now()
-            incident = Incident(
-                id=incident_id,
-                agency=request.agency,
-                priority=request.priority,
-                kind=request.kind,
-                position=GeoPoint(request.lat, request.lon),
-                received_at=now,
-                borough=request.borough,
-                description=request.description,
-                external_id=request.external_id,
-            )
+            incident = request.incident(incident_id, received_at or self.clock.now())
             change.new_incident = incident
             change.events.append(
                 self._event(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from skyshare.airspace import AirspaceMap
@@ -12,7 +12,7 @@ from skyshare.airspace.restrictions import ActiveFlight
 from skyshare.bus import Bus
 from skyshare.config import Settings
 from skyshare.dispatch import AirspaceRouter, Dispatcher
-from skyshare.domain import Assignment, AssignmentStatus, Incident
+from skyshare.domain import Assignment, AssignmentStatus, Incident, IncidentStatus
 from skyshare.intake import IncidentRequest
 from skyshare.runtime.clock import Clock
 from skyshare.runtime.fleet_book import FleetBook
@@ -115,25 +115,13 @@ class OpenIncidents:
         same = [
             view
             for view in self._by_id.values()
-            if view.incident.external_id is None and _says(view.incident, request)
+            if replace(view.incident, status=IncidentStatus.RECEIVED)
+            == request.incident(view.incident.id, view.incident.received_at)
         ]
         return max(same, key=lambda view: view.incident.received_at, default=None)
 
     def __len__(self) -> int:
         return len(self._by_id)
-
-
-def _says(incident: Incident, request: IncidentRequest) -> bool:
-    """Does the incident hold what the call says, as intake recorded it?"""
-    return (
-        incident.agency == request.agency
-        and incident.priority == request.priority
-        and incident.kind == request.kind
-        and incident.position.lat == request.lat
-        and incident.position.lon == request.lon
-        and incident.borough == request.borough
-        and incident.description == request.description
-    )
 
 
 class RuntimeState:
