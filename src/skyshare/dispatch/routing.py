@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
@@ -204,7 +205,10 @@ class RouteCache:
         # A straight route vouched for but not yet needed is kept as its length alone (a
         # float, which the garbage collector does not track: thousands are vouched for,
         # few are used), flown at the cruise altitude its key's epoch token maps to.
-        self._paths: dict[tuple, Path | NoPath | float] = {}
+        # Ordered, to drop the oldest when full in constant time: a plain dict's first
+        # key is found by scanning past every slot freed at its front, which made each
+        # store of a long-running dispatcher cost a scan of up to ~100,000 slots.
+        self._paths: OrderedDict[tuple, Path | NoPath | float] = OrderedDict()
         self._cruise: dict[Hashable, float] = {}
         self._unvouched: set[tuple] = set()  # pairs clear_segments would not vouch for
         self.calls = 0  # router calls made, for benchmarks and tests
@@ -220,7 +224,7 @@ class RouteCache:
 
     def _store(self, key: tuple, found: Path | NoPath | float) -> None:
         if len(self._paths) >= self.max_entries:
-            self._paths.pop(next(iter(self._paths)))
+            self._paths.popitem(last=False)
         self._paths[key] = found
 
     def path(self, start: GeoPoint, goal: GeoPoint, agency: str, at: datetime) -> Path | NoPath:
