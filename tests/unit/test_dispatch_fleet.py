@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from skyshare.dispatch import DispatchConfig, DroneState, FleetView, SharingLedger
+from skyshare.dispatch.index import IndexCache
 from skyshare.dispatch.sharing import FlightRecord
 from skyshare.domain import DroneStatus, InputError, Priority
 
@@ -114,3 +115,15 @@ def test_the_ledger_refuses_unknown_drones_agencies_and_negative_time() -> None:
     with pytest.raises(InputError, match="seconds"):
         ledger.record_flight(NET, "D-1", "police", -1.0)
     assert ledger.flights == 0
+
+
+def test_views_rebuilt_for_every_decision_share_one_index_and_keep_few() -> None:
+    """A what-if simulation builds a new view (and id tuple) for every decision: they
+    share one fleet index, and the cache of them stays small instead of growing, and
+    being scanned, with every decision."""
+    cache = IndexCache(NET)
+    first = cache.get(fleet_of(NET).ids)
+    for _ in range(1000):
+        ids = tuple(list(fleet_of(NET).ids))  # equal, never the same object
+        assert cache.get(ids) is first
+    assert len(cache) <= cache.size

@@ -126,11 +126,13 @@ class IndexCache:
         for key, index in self._entries:
             if key is ids:
                 return index
-        for key, index in self._entries:
-            if key == ids:
-                self._entries.append((ids, index))
-                return index
-        index = FleetIndex(self.network, ids)
+        found = next((index for key, index in self._entries if key == ids), None)
+        index = found or FleetIndex(self.network, ids)
+        # Keep only the newest few tuples: a what-if simulation makes a new (equal) one
+        # for every decision, and a list that kept them all was scanned on every miss.
         self._entries.append((ids, index))
         del self._entries[: -self.size]
         return index
+
+    def __len__(self) -> int:
+        return len(self._entries)
