@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -29,7 +30,8 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
 from skyshare.domain import (
@@ -817,6 +819,45 @@ def test_incidents_are_listed_newest_first_and_filtered(store: Store) -> None:
     assert ids(store.list_incidents(limit=2)) == ["inc-5", "inc-4"]
     with pytest.raises(InputError):
         store.list_incidents(limit=0)
+
+
+@pytest.mark.parametrize("agency", [None, "police"])
+def test_open_incidents_are_read_from_their_index_not_from_all_ever_stored(
+    store: Store, store_url: str, agency: str | None
+) -> None:
+    """The open incidents are listed every second (escalation) and by every dashboard,
+    while closed ones pile up for years: the database's plan for the store's own query
+    reads an index of the open incidents alone (on PostgreSQL, with sequential scans
+    off: a table this small would be read whole anyway)."""
+    with store.transaction() as tx:
+        for n in (1, 2):
+            tx.add_incident(incident(n, status=IncidentStatus.CLOSED))
+        tx.add_incident(incident(3, status=IncidentStatus.PROPOSED))
+    issued: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            issued.append((statement, parameters))
+
+    sa_event.listen(Engine, "before_cursor_execute", capture)
+    try:
+        assert [i.id for i in store.list_incidents(agency=agency, open_only=True)] == ["inc-3"]
+    finally:
+        sa_event.remove(Engine, "before_cursor_execute", capture)
+    [(statement, parameters)] = [q for q in issued if "FROM incidents" in q[0]]
+    engine = create_engine(normalize_url(store_url))
+    try:
+        with engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+                plan = " ".join(str(row[3]) for row in rows)
+            else:
+                conn.exec_driver_sql("SET enable_seqscan = off")
+                rows = conn.exec_driver_sql("EXPLAIN " + statement, parameters)
+                plan = " ".join(str(row[0]) for row in rows)
+    finally:
+        engine.dispose()
+    assert re.search(r"\bix_incidents_open(_agency)?\b", plan), plan
 
 
 def test_events_are_filtered_and_paged(store: Store) -> None:

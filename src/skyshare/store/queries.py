@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import Connection, Table, func, or_
+from sqlalchemy import Connection, Table, func, or_, text
 from sqlmodel import Session, col, select
 
-from skyshare.domain import Assignment, Incident, IncidentStatus
+from skyshare.domain import Assignment, Incident
 from skyshare.store import mapping
 from skyshare.store.columns import to_utc
 from skyshare.store.records import (
@@ -19,6 +19,7 @@ from skyshare.store.records import (
     StoredSite,
 )
 from skyshare.store.tables import (
+    OPEN_INCIDENT,
     AssignmentRow,
     AuditHeadRow,
     DroneRow,
@@ -28,7 +29,6 @@ from skyshare.store.tables import (
     SiteRow,
 )
 
-CLOSED_STATUSES = [s.value for s in IncidentStatus if not s.is_open]
 AUDIT_HEAD_ID = 1
 
 
@@ -52,7 +52,7 @@ def list_incidents(
     if agency is not None:
         query = query.where(IncidentRow.agency == agency)
     if open_only:
-        query = query.where(col(IncidentRow.status).not_in(CLOSED_STATUSES))
+        query = query.where(text(OPEN_INCIDENT))  # the partial indexes' own words
     query = query.order_by(col(IncidentRow.received_at).desc(), col(IncidentRow.id).desc())
     return [mapping.incident(row) for row in session.exec(query.limit(limit))]
 
