@@ -68,3 +68,36 @@ async def test_escalation_says_once_that_it_waits_for_the_store_and_escalates_wh
             assert "the store is back" in said[-1].getMessage() and len(said) == 2
         trail = [s.event.type for s in runtime.store.events(subject=waiting.incident.id)]
         assert trail.count(EventType.DISPATCH_ESCALATED) == 1
+
+
+async def test_after_a_decline_the_next_proposal_escalates_in_its_turn(tmp_path: Path) -> None:
+    """The clock of an unanswered proposal starts when it is made: the next candidate,
+    proposed after a decline, is escalated a full timeout later, not at once and not
+    never."""
+    clock = ManualClock(MORNING)
+    async with runtime_on(
+        f"sqlite:///{tmp_path / 'db.sqlite'}", clock, proposal_timeout_s=60
+    ) as runtime:
+        waiting = await runtime.submit(CALL, actor="test")
+        first = waiting.assignment
+        assert first is not None
+        clock.advance(61)
+        assert await runtime.escalate_overdue() == [waiting.incident.id]
+        declined = await runtime.decline(waiting.incident.id, actor="operator", reason="busy")
+        second = declined.current
+        assert second is not None and second.drone_id != first.drone_id
+        assert second.proposed_at == clock.now()
+        clock.advance(59)
+        assert await runtime.escalate_overdue() == []
+        clock.advance(2)
+        assert await runtime.escalate_overdue() == [waiting.incident.id]
+        assert await runtime.escalate_overdue() == []
+        escalated = [
+            s.event.data
+            for s in runtime.store.events(subject=waiting.incident.id)
+            if s.event.type is EventType.DISPATCH_ESCALATED
+        ]
+        assert [(e["assignment_id"], e["reason"]) for e in escalated] == [
+            (first.id, "proposal unanswered for 61 s"),
+            (second.id, "proposal unanswered for 61 s"),
+        ]

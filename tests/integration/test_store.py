@@ -281,6 +281,7 @@ def test_every_record_round_trips_with_times_in_utc(store: Store) -> None:
             {"drone_id": "d2", "eta_s": 93.5, "why": ["thermal", "in range"]},
             {"drone_id": "d1", "eta_s": 140.25, "why": None},
         ),
+        proposed_at=received_bst + timedelta(seconds=2.5),
     )
     state = DroneState(
         "d2",
@@ -307,7 +308,9 @@ def test_every_record_round_trips_with_times_in_utc(store: Store) -> None:
     assert got == call
     assert got is not None and is_utc(got.received_at)
     assert store.find_incident("police", "CAD-1") == call
-    assert store.get_assignment("asg-1") == proposal
+    got_proposal = store.get_assignment("asg-1")
+    assert got_proposal == proposal
+    assert got_proposal is not None and is_utc(got_proposal.proposed_at)
     assert store.assignments_for("inc-1") == [proposal]
     got_state = store.drone_states()["d2"]
     assert got_state == state and is_utc(got_state.updated_at)

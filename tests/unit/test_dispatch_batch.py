@@ -159,6 +159,7 @@ def test_a_p1_in_a_batch_still_preempts_a_busy_drone_of_a_p4_task() -> None:
     assert proposals["I-p1"].chosen.drone_id == "busy"
     assert proposals["I-p1"].displaced.incident_id == "I-low"
     assert proposals["I-1"].chosen.drone_id == "free"
-    assignment = proposals["I-p1"].assignment("A-1")
+    assignment = proposals["I-p1"].assignment("A-1", NOW)
     assert (assignment.drone_id, assignment.incident_id) == ("busy", "I-p1")
+    assert assignment.proposed_at == NOW
     assert assignment.candidates[0]["preempts"] == "I-low"

@@ -47,6 +47,7 @@ class ProposalOut(BaseModel):
     reason: str
     status: str
     candidates: list[dict[str, Any]]
+    proposed_at: datetime | None
 
     @classmethod
     def of(cls, a: Assignment) -> ProposalOut:
@@ -58,6 +59,7 @@ class ProposalOut(BaseModel):
             reason=a.reason,
             status=a.status.value,
             candidates=list(a.candidates),
+            proposed_at=a.proposed_at,
         )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -141,9 +142,10 @@ class Proposal:
     unserved_reason: str | None = None
     displaced: Displacement | None = None
 
-    def assignment(self, assignment_id: str) -> Assignment | None:
-        """The domain ``Assignment`` this proposal makes (``None`` when unserved), with the
-        explanation as its reason and the ranked candidates in JSON form."""
+    def assignment(self, assignment_id: str, proposed_at: datetime) -> Assignment | None:
+        """The domain ``Assignment`` this proposal makes at ``proposed_at`` (``None`` when
+        unserved), with the explanation as its reason and the ranked candidates in JSON
+        form."""
         if self.chosen is None:
             return None
         return Assignment(
@@ -154,6 +156,7 @@ class Proposal:
             self.chosen.eta_s,
             self.explanation,
             candidates=tuple(c.to_json() for c in self.ranked),
+            proposed_at=proposed_at,
         )
 
     def to_json(self) -> dict[str, Any]:

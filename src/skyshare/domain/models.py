@@ -148,3 +148,6 @@ class Assignment:
     reason: str
     status: AssignmentStatus = AssignmentStatus.PROPOSED
     candidates: tuple[dict[str, object], ...] = field(default=())
+    # When it was proposed (timezone-aware UTC): an unanswered proposal escalates that long
+    # after. None for proposals stored before the time was kept.
+    proposed_at: datetime | None = None

@@ -37,7 +37,7 @@ class Decisions(Changes, Reads):
         now = self.clock.now()
         exclude = exclude | self._not_to_retask()
         proposal = self.dispatcher.propose(incident, self.fleet.view, now, exclude=exclude)
-        assignment = proposal.assignment(f"asg-{uuid.uuid4().hex[:12]}")
+        assignment = proposal.assignment(f"asg-{uuid.uuid4().hex[:12]}", now)
         if assignment is None:
             incident = replace(incident, status=IncidentStatus.UNSERVED)
             change.incidents.append(incident)

@@ -175,10 +175,9 @@ class FlightHooks(Decisions, AirspaceControl):
                 return None
             busy = {a.drone_id for a in view.assignments if a.status in LIVE} | {drone_id}
             busy |= self._not_to_retask()
-            proposal = self.dispatcher.propose(
-                view.incident, self.fleet.view, self.clock.now(), exclude=busy
-            )
-            assignment = proposal.assignment(f"asg-{uuid.uuid4().hex[:12]}")
+            now = self.clock.now()
+            proposal = self.dispatcher.propose(view.incident, self.fleet.view, now, exclude=busy)
+            assignment = proposal.assignment(f"asg-{uuid.uuid4().hex[:12]}", now)
             if assignment is None or proposal.displaced is not None:
                 change.events.append(
                     self._event(

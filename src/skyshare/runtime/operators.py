@@ -78,32 +78,43 @@ class Operators(Decisions):
 
     async def escalate_overdue(self) -> list[str]:
         """Raise DISPATCH_ESCALATED once for each proposal unanswered for longer than
-        ``proposal_timeout_s``, so a supervisor is alerted. Returns the incident ids."""
+        ``proposal_timeout_s`` since it was made, so a supervisor is alerted: after a
+        decline, the next candidate's proposal escalates in its turn. Returns the incident
+        ids."""
         now = self.clock.now()
         limit = timedelta(seconds=self.settings.proposal_timeout_s)
-        overdue = [
-            i
-            for i in (v.incident for v in await self.incidents(open_only=True, limit=10_000))
-            if i.status is IncidentStatus.PROPOSED
-            and i.id not in self._escalated
-            and now - i.received_at > limit
+        waiting = [
+            (view.incident, proposal)
+            for view in await self.incidents(open_only=True, limit=10_000)
+            if view.incident.status is IncidentStatus.PROPOSED
+            and (proposal := view.current) is not None
         ]
+        self._escalated.intersection_update(p.id for _, p in waiting)  # the rest are answered
+        overdue = []
+        for incident, proposal in waiting:
+            # A proposal stored before proposals kept their time counts from the call.
+            waited = now - (proposal.proposed_at or incident.received_at)
+            if proposal.id not in self._escalated and waited > limit:
+                overdue.append((incident, proposal, waited))
         if not overdue:
             return []
         async with self._exclusive() as change:
-            for incident in overdue:
-                waited = (now - incident.received_at).total_seconds()
+            for incident, proposal, waited in overdue:
                 change.events.append(
                     self._event(
                         EventType.DISPATCH_ESCALATED,
                         DISPATCHER,
                         incident,
-                        {"reason": f"proposal unanswered for {waited:.0f} s"},
+                        {
+                            "reason": f"proposal unanswered for {waited.total_seconds():.0f} s",
+                            "assignment_id": proposal.id,
+                            "drone_id": proposal.drone_id,
+                        },
                     )
                 )
             await self._commit(change)
-        self._escalated.update(i.id for i in overdue)
-        return [i.id for i in overdue]
+        self._escalated.update(proposal.id for _, proposal, _ in overdue)
+        return [incident.id for incident, _, _ in overdue]
 
     async def return_to_service(
         self, drone_id: str, site_id: str, *, actor: str, battery_pct: float | None = None

@@ -140,7 +140,7 @@ class RuntimeState:
     _routes: dict[str, ActiveFlight]  # drone id -> the route it is flying
     _lock: asyncio.Lock
     writer: StoreWorker  # every store call, in order, in a store process of its own
-    _escalated: set[str]
+    _escalated: set[str]  # proposals (assignment ids) escalated and still unanswered
     _launched: set[str]  # drones given a sortie and not yet back or recalled
     # Open incidents with their assignments, as last written: decisions read these
     # instead of waiting for the store behind queued writes.

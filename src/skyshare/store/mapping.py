@@ -140,6 +140,9 @@ def assignment_fields(assignment: Assignment) -> dict[str, Any]:
         "reason": assignment.reason,
         "status": _member(AssignmentStatus, assignment.status, "status").value,
         "candidates": plain_json("candidates", list(assignment.candidates)),
+        "proposed_at": None
+        if assignment.proposed_at is None
+        else to_utc(assignment.proposed_at, "proposed_at"),
     }
 
 
@@ -153,6 +156,7 @@ def assignment(row: AssignmentRow) -> Assignment:
         reason=row.reason,
         status=AssignmentStatus(row.status),
         candidates=tuple(row.candidates),
+        proposed_at=row.proposed_at,
     )
 
 

@@ -130,6 +130,7 @@ class AssignmentRow(StoreRow, table=True):
     candidates: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(json_column_type(), nullable=False)
     )
+    proposed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class EventRow(StoreRow, table=True):
