@@ -669,3 +669,34 @@ def test_mission_items_validate_their_input() -> None:
         MissionItem.takeoff(-5)
     assert MissionItem.waypoint(51.5, -0.12, 30).lat == pytest.approx(51.5)
     assert math.isclose(MissionItem.change_speed(7).param2, 7)
+
+
+async def test_a_link_keeps_parse_state_for_a_bounded_number_of_senders() -> None:
+    """Anyone who can reach a udpin port can send from new source addresses without end:
+    the link keeps parse state for the newest 1,024 and still hears its vehicles."""
+    # No MAVLink start byte: a parser left waiting for the rest of a frame would swallow
+    # the vehicle's heartbeat if it came from a port a junk sender had used.
+    junk = b"not mavlink"
+    link = await open_link()
+    sources: set[tuple[str, int]] = set()
+    try:
+        deadline = time.monotonic() + 10
+        for n in range(1, 1101):
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                sock.sendto(junk, ("127.0.0.1", link.local_port))
+                sources.add(sock.getsockname())
+            # One at a time: the link reads a datagram per turn of the loop, and a burst
+            # would overflow the socket's buffer.
+            while link.stats.bytes_received < n * len(junk) and time.monotonic() < deadline:
+                await asyncio.sleep(0)
+        assert len(sources) > 1024 and link.stats.bytes_received == 1100 * len(junk)
+        assert link.stats.senders == 1024
+        vehicle = ScriptedVehicle(1, PX4, link.local_port)
+        try:
+            vehicle.send(heartbeat(PX4, 0x03040000))
+            await link.wait_vehicles([1], timeout_s=2)
+            assert link.stats.senders == 1024
+        finally:
+            vehicle.close()
+    finally:
+        await link.close()

@@ -53,6 +53,7 @@ class LinkStats:
     messages_received: int = 0
     bad_data: int = 0
     messages_sent: int = 0
+    senders: int = 0  # addresses with a parse state now (the transport bounds them)
 
 
 def _new_parser() -> MAVLink:
@@ -190,11 +191,13 @@ class FleetLink:
 
     def _forget_peer(self, peer: Peer) -> None:
         self._parsers.pop(peer, None)
+        self.stats.senders = len(self._parsers)
 
     def _on_data(self, data: bytes, peer: Peer) -> None:
         parser = self._parsers.get(peer)
         if parser is None:
             parser = self._parsers[peer] = _new_parser()
+            self.stats.senders = len(self._parsers)
         stats = self.stats
         stats.bytes_received += len(data)
         try:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, cast
 
@@ -71,7 +72,7 @@ class UdpTransport(Transport):
     def __init__(self, endpoint: Endpoint, on_data: DataHandler) -> None:
         super().__init__(endpoint, on_data)
         self._transport: asyncio.DatagramTransport | None = None
-        self._peers: dict[Any, None] = {}  # insertion-ordered set of sender addresses
+        self._peers: OrderedDict[Any, None] = OrderedDict()  # sender addresses, oldest first
         self._remote: tuple[str, int] | None = None
 
     async def open(self) -> None:
@@ -93,7 +94,11 @@ class UdpTransport(Transport):
     def _received(self, data: bytes, addr: Any) -> None:
         if addr not in self._peers:
             if len(self._peers) >= _MAX_UDP_PEERS:
-                self._peers.pop(next(iter(self._peers)))
+                # The oldest sender is forgotten, its parse state too: anyone who can reach
+                # the port could otherwise grow both with every new source address.
+                oldest, _ = self._peers.popitem(last=False)
+                if self.on_closed is not None:
+                    self.on_closed(oldest)
             self._peers[addr] = None
         self.on_data(data, addr)
 
