@@ -824,6 +824,38 @@ def test_incidents_are_listed_newest_first_and_filtered(store: Store) -> None:
         store.list_incidents(limit=0)
 
 
+def plan_of(store_url: str, statement: str, parameters: Any) -> str:
+    """The database's plan for a statement the store issued (on PostgreSQL, with
+    sequential scans off: the small tables of a test would be read whole anyway)."""
+    engine = create_engine(normalize_url(store_url))
+    try:
+        with engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+                return " ".join(str(row[3]) for row in rows)
+            conn.exec_driver_sql("SET enable_seqscan = off")
+            rows = conn.exec_driver_sql("EXPLAIN " + statement, parameters)
+            return " ".join(str(row[0]) for row in rows)
+    finally:
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def selects_issued() -> Iterator[list[tuple[str, Any]]]:
+    """The SELECT statements (with their parameters) any engine issues meanwhile."""
+    issued: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            issued.append((statement, parameters))
+
+    sa_event.listen(Engine, "before_cursor_execute", capture)
+    try:
+        yield issued
+    finally:
+        sa_event.remove(Engine, "before_cursor_execute", capture)
+
+
 @pytest.mark.parametrize("agency", [None, "police"])
 def test_open_incidents_are_read_from_their_index_not_from_all_ever_stored(
     store: Store, store_url: str, agency: str | None
@@ -836,31 +868,24 @@ def test_open_incidents_are_read_from_their_index_not_from_all_ever_stored(
         for n in (1, 2):
             tx.add_incident(incident(n, status=IncidentStatus.CLOSED))
         tx.add_incident(incident(3, status=IncidentStatus.PROPOSED))
-    issued: list[tuple[str, Any]] = []
-
-    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            issued.append((statement, parameters))
-
-    sa_event.listen(Engine, "before_cursor_execute", capture)
-    try:
+    with selects_issued() as issued:
         assert [i.id for i in store.list_incidents(agency=agency, open_only=True)] == ["inc-3"]
-    finally:
-        sa_event.remove(Engine, "before_cursor_execute", capture)
     [(statement, parameters)] = [q for q in issued if "FROM incidents" in q[0]]
-    engine = create_engine(normalize_url(store_url))
-    try:
-        with engine.connect() as conn:
-            if conn.dialect.name == "sqlite":
-                rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
-                plan = " ".join(str(row[3]) for row in rows)
-            else:
-                conn.exec_driver_sql("SET enable_seqscan = off")
-                rows = conn.exec_driver_sql("EXPLAIN " + statement, parameters)
-                plan = " ".join(str(row[0]) for row in rows)
-    finally:
-        engine.dispose()
+    plan = plan_of(store_url, statement, parameters)
     assert re.search(r"\bix_incidents_open(_agency)?\b", plan), plan
+
+
+def test_an_agency_s_audit_feed_pages_by_its_index(store: Store, store_url: str) -> None:
+    """An agency's audit feed, a page at a time: the plan reads the (agency, seq) index
+    instead of sorting all of the agency's entries for every page."""
+    with store.transaction() as tx:
+        for n in range(6):
+            tx.append(event(f"inc-{n % 3}", n, agency="fire" if n % 2 else "police"))
+    with selects_issued() as issued:
+        assert [e.seq for e in store.events(agency="fire", after_seq=2, limit=2)] == [4, 6]
+    [(statement, parameters)] = [q for q in issued if "FROM events" in q[0]]
+    plan = plan_of(store_url, statement, parameters)
+    assert "ix_events_agency_seq" in plan and "TEMP B-TREE" not in plan, plan
 
 
 def test_events_are_filtered_and_paged(store: Store) -> None:
