@@ -87,3 +87,58 @@ async def test_cad_incidents_are_taken_in_and_events_published(tmp_path: Path) -
         assert all(e["subject"] == accepted["incident_id"] for e in replies["events"])
     finally:
         await runtime.shutdown()
+
+
+async def test_a_control_room_closes_its_call_by_its_own_number(tmp_path: Path) -> None:
+    """A control room closes a call it sent with ``status: closed`` and the call's own
+    number: the incident closes, the proposal is withdrawn, and the same message again
+    (a broker may deliver twice) is answered as closed; a number never sent, or any
+    other status, is refused naming the field."""
+    prefix = f"skyshare-test/{uuid.uuid4().hex[:8]}/v1"
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+        mqtt_url=f"mqtt://{BROKER[0]}:{BROKER[1]}",
+        mqtt_topic_prefix=prefix,
+    )
+    runtime = await Runtime.create(settings)
+    topic = f"{prefix}/cad/police/incidents"
+    try:
+        async with aiomqtt.Client(BROKER[0], BROKER[1]) as cad:
+            await cad.subscribe(f"{prefix}/cad/police/+", qos=1)
+
+            async def reply() -> tuple[str, dict]:
+                async for message in cad.messages:
+                    kind = str(message.topic).rsplit("/", 1)[-1]
+                    if kind != "incidents":  # not our own message coming back
+                        return kind, json.loads(message.payload)
+                raise AssertionError("the broker connection ended")
+
+            async def send(body: dict) -> tuple[str, dict]:
+                await cad.publish(topic, json.dumps(body), qos=1)
+                return await asyncio.wait_for(reply(), timeout=10)
+
+            call = {"priority": "P3", "kind": "burglary", "lat": 51.5517, "lon": -0.1588}
+            kind, taken = await send({**call, "external_id": "CAD-7"})
+            assert kind == "accepted" and taken["status"] == "proposed"
+            close = {"external_id": "CAD-7", "status": "closed", "reason": "suspect detained"}
+            assert await send(close) == (
+                "accepted",
+                {"incident_id": taken["incident_id"], "external_id": "CAD-7", "status": "closed"},
+            )
+            assert (await send(close))[1]["status"] == "closed"
+            kind, unknown = await send({**close, "external_id": "CAD-8"})
+            assert (kind, unknown["field"]) == ("rejected", "external_id")
+            kind, other = await send({**close, "status": "on_scene"})
+            assert (kind, other["field"]) == ("rejected", "status")
+
+        view = await runtime.incident(taken["incident_id"])
+        assert view.incident.status.value == "closed"
+        assert [a.status.value for a in view.assignments] == ["cancelled"]
+        closed = [
+            s.event
+            for s in runtime.store.events(subject=taken["incident_id"])
+            if s.event.type.value == "incident_closed"
+        ]
+        assert [(e.actor, e.data["reason"]) for e in closed] == [("cad:police", "suspect detained")]
+    finally:
+        await runtime.shutdown()

@@ -9,14 +9,14 @@ from skyshare.bus.subscription import Subscription
 from skyshare.domain.events import Event, EventType
 
 Intake = Callable[[str, dict[str, Any], bool], Awaitable[Any]]
-"""Takes in one incident from a control-room system: ``(agency, payload, redelivered) ->
-incident``. ``redelivered``: the broker delivered this message before, to a SkyShare that
-never acknowledged it (it stopped or died while taking it in): the call may be stored
-already.
+"""Takes in one message from a control-room system, a new call or the close of one:
+``(agency, payload, redelivered) -> incident``. ``redelivered``: the broker delivered this
+message before, to a SkyShare that never acknowledged it (it stopped or died while taking
+it in): the call may be stored already.
 
 Raises :class:`skyshare.domain.InputError` when the payload is bad. The returned incident
-should carry ``id`` and ``external_id`` (attributes or dict keys); they go back to the
-control room in the ``accepted`` reply.
+should carry ``id`` and ``external_id`` (attributes or dict keys), and may carry
+``status``; they go back to the control room in the ``accepted`` reply.
 """
 
 

@@ -69,6 +69,9 @@ async def take_in(
         "incident_id": _attribute(incident, "id"),
         "external_id": _attribute(incident, "external_id") or payload.get("external_id"),
     }
+    status = _attribute(incident, "status")
+    if status is not None:  # what became of it: proposed, dispatched ..., or closed
+        body["status"] = status
     return CadReply(cad_accepted_topic(agency, prefix), body)
 
 

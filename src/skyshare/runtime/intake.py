@@ -11,8 +11,14 @@ from typing import Any
 
 from skyshare.domain import Assignment, Incident, InputError
 from skyshare.domain.events import EventType
-from skyshare.intake import IncidentRequest, parse_incident_request
-from skyshare.runtime.decisions import Decisions
+from skyshare.intake import (
+    CloseRequest,
+    IncidentRequest,
+    parse_close_request,
+    parse_incident_request,
+)
+from skyshare.runtime.operators import Operators
+from skyshare.runtime.state import Conflict
 from skyshare.runtime.store_worker import StoreUnavailable, until_taken
 from skyshare.store import DuplicateIncident
 
@@ -31,8 +37,9 @@ class Submission:
     created: bool
 
 
-class Intake(Decisions):
-    """Receiving calls; a repeat of a known call is answered, not recorded again."""
+class Intake(Operators):
+    """Receiving calls, and control rooms closing theirs; a repeat of a known call is
+    answered, not recorded again."""
 
     async def submit(
         self,
@@ -93,6 +100,7 @@ class Intake(Decisions):
         self, agency: str, payload: dict[str, Any], redelivered: bool = False
     ) -> Incident:
         """The MQTT door: the topic names the agency, and the payload may not contradict it.
+        A payload with ``status: closed`` closes the call its ``external_id`` names.
         ``redelivered``: the broker delivered this message before (``bus.base.Intake``).
 
         The control room has handed the call over, so a store that is away does not bounce
@@ -103,6 +111,9 @@ class Intake(Decisions):
             raise InputError(
                 "agency", f"{payload['agency']!r} does not match the topic's agency {agency!r}"
             )
+        closing = parse_close_request(payload, agency)
+        if closing is not None:
+            return await self._close_from_cad(closing)
         call, incident_id = {**payload, "agency": agency}, new_incident_id()
         received = self.clock.now()
 
@@ -124,6 +135,34 @@ class Intake(Decisions):
         if taken is None:  # stored after all, and acted on (late_commits)
             return (await self.incident(incident_id)).incident
         return taken.incident
+
+    async def _close_from_cad(self, request: CloseRequest) -> Incident:
+        """Close the call the control room names, recalling a drone flying for it. One
+        closed already is answered as it is: the broker may deliver the message again, or
+        an operator may have closed it first. Held while the store is away, like a call."""
+        agency, external_id = request.agency, request.external_id
+        known = self._open.with_external_id(agency, external_id)
+        found = known.incident if known else await self._io("find_incident", agency, external_id)
+        if found is None:
+            raise InputError("external_id", f"no call {external_id!r} from {agency} is known")
+
+        async def close() -> Incident:
+            try:
+                actor = f"cad:{agency}"
+                return (
+                    await self.close_incident(found.id, actor=actor, reason=request.reason)
+                ).incident
+            except Conflict:  # closed meanwhile
+                return (await self.incident(found.id)).incident
+
+        if not found.status.is_open:
+            return found
+        try:
+            return await close()
+        except StoreUnavailable as exc:
+            log.warning("closing call %s from %s waits for the store: %s", external_id, agency, exc)
+            closed = await until_taken(exc, close, CAD_RETRY_S)
+        return closed if closed is not None else (await self.incident(found.id)).incident
 
     async def _existing(self, incident: Incident) -> Submission:
         view = await self.incident(incident.id)

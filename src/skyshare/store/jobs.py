@@ -37,6 +37,7 @@ WRITE_CALLS = frozenset(
 READ_CALLS = frozenset(
     {
         "get_incident",
+        "find_incident",
         "assignments_for",
         "list_incidents",
         "assignments_for_incidents",
