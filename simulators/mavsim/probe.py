@@ -8,6 +8,7 @@ a condition instead of sleeping. Every received message is also kept in ``log``.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 Pred = Callable[[Any], bool]
+RESEND_S = 1.0  # a command unanswered this long (wall time) is sent again
 
 
 class Probe(asyncio.Protocol, asyncio.DatagramProtocol):
@@ -129,12 +131,15 @@ class Probe(asyncio.Protocol, asyncio.DatagramProtocol):
         *params: float,
         timeout: float = 10.0,
     ) -> Any:
-        """COMMAND_LONG; returns the first COMMAND_ACK for it."""
+        """COMMAND_LONG; returns the first COMMAND_ACK for it. Sent again, with the
+        confirmation counted up, while none comes (``_until_acked``)."""
         p = [*params, *([0.0] * (7 - len(params)))]
         ack = self.expect("COMMAND_ACK", lambda m: m.command == command)
-        self.send(mavlink.MAVLink_command_long_message(target, 1, command, 0, *p))
-        async with asyncio.timeout(timeout):
-            return await ack
+
+        def message(confirmation: int) -> Any:
+            return mavlink.MAVLink_command_long_message(target, 1, command, confirmation, *p)
+
+        return await self._until_acked(ack, message, timeout)
 
     async def command_int(
         self,
@@ -150,11 +155,26 @@ class Probe(asyncio.Protocol, asyncio.DatagramProtocol):
         ack = self.expect("COMMAND_ACK", lambda m: m.command == command)
         x = round(lat * 1e7) if math.isfinite(lat) else 0
         y = round(lon * 1e7) if math.isfinite(lon) else 0
-        self.send(
-            mavlink.MAVLink_command_int_message(target, 1, frame, command, 0, 0, *params, x, y, alt)
-        )
+
+        def message(_: int) -> Any:  # COMMAND_INT has no confirmation field
+            return mavlink.MAVLink_command_int_message(
+                target, 1, frame, command, 0, 0, *params, x, y, alt
+            )
+
+        return await self._until_acked(ack, message, timeout)
+
+    async def _until_acked(
+        self, ack: asyncio.Future[Any], message: Callable[[int], Any], timeout: float
+    ) -> Any:
+        """Send ``message(attempt)`` every ``RESEND_S`` until ``ack`` comes, as a ground
+        station does: a datagram is lost when a busy machine lets a socket's buffer fill
+        (the simulator streams telemetry many times faster than real time)."""
         async with asyncio.timeout(timeout):
-            return await ack
+            for attempt in itertools.count():
+                self.send(message(min(attempt, 255)))
+                done, _ = await asyncio.wait({ack}, timeout=RESEND_S)
+                if done:
+                    return ack.result()
 
     def texts(self) -> list[str]:
         """STATUSTEXT texts received, chunks reassembled, trailing tabs kept."""
