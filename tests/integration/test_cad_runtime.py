@@ -6,6 +6,8 @@ import asyncio
 import json
 import socket
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiomqtt
@@ -28,7 +30,10 @@ def _broker_up() -> str | None:
 pytestmark = pytest.mark.skipif(_broker_up() is not None, reason=str(_broker_up()))
 
 
-async def test_cad_incidents_are_taken_in_and_events_published(tmp_path: Path) -> None:
+@asynccontextmanager
+async def runtime_on_broker(tmp_path: Path) -> AsyncIterator[tuple[Runtime, str]]:
+    """A runtime taking calls from the broker under a topic prefix of its own; shut down
+    on the way out."""
     prefix = f"skyshare-test/{uuid.uuid4().hex[:8]}/v1"
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
@@ -37,6 +42,13 @@ async def test_cad_incidents_are_taken_in_and_events_published(tmp_path: Path) -
     )
     runtime = await Runtime.create(settings)
     try:
+        yield runtime, prefix
+    finally:
+        await runtime.shutdown()
+
+
+async def test_cad_incidents_are_taken_in_and_events_published(tmp_path: Path) -> None:
+    async with runtime_on_broker(tmp_path) as (runtime, prefix):
         async with aiomqtt.Client(BROKER[0], BROKER[1]) as cad:
             await cad.subscribe(f"{prefix}/cad/police/#", qos=1)
             await cad.subscribe(f"{prefix}/events/#", qos=1)
@@ -85,8 +97,6 @@ async def test_cad_incidents_are_taken_in_and_events_published(tmp_path: Path) -
         types = {e["type"] for e in replies["events"]}
         assert {"incident_received", "dispatch_proposed"} <= types
         assert all(e["subject"] == accepted["incident_id"] for e in replies["events"])
-    finally:
-        await runtime.shutdown()
 
 
 async def test_a_control_room_closes_its_call_by_its_own_number(tmp_path: Path) -> None:
@@ -94,15 +104,8 @@ async def test_a_control_room_closes_its_call_by_its_own_number(tmp_path: Path) 
     number: the incident closes, the proposal is withdrawn, and the same message again
     (a broker may deliver twice) is answered as closed; a number never sent, or any
     other status, is refused naming the field."""
-    prefix = f"skyshare-test/{uuid.uuid4().hex[:8]}/v1"
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
-        mqtt_url=f"mqtt://{BROKER[0]}:{BROKER[1]}",
-        mqtt_topic_prefix=prefix,
-    )
-    runtime = await Runtime.create(settings)
-    topic = f"{prefix}/cad/police/incidents"
-    try:
+    async with runtime_on_broker(tmp_path) as (runtime, prefix):
+        topic = f"{prefix}/cad/police/incidents"
         async with aiomqtt.Client(BROKER[0], BROKER[1]) as cad:
             await cad.subscribe(f"{prefix}/cad/police/+", qos=1)
 
@@ -140,5 +143,3 @@ async def test_a_control_room_closes_its_call_by_its_own_number(tmp_path: Path) 
             if s.event.type.value == "incident_closed"
         ]
         assert [(e.actor, e.data["reason"]) for e in closed] == [("cad:police", "suspect detained")]
-    finally:
-        await runtime.shutdown()
