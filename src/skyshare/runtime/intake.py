@@ -146,14 +146,14 @@ class Intake(Operators):
         if found is None:
             raise InputError("external_id", f"no call {external_id!r} from {agency} is known")
 
+        actor = f"cad:{agency}"
+
         async def close() -> Incident:
             try:
-                actor = f"cad:{agency}"
-                return (
-                    await self.close_incident(found.id, actor=actor, reason=request.reason)
-                ).incident
+                view = await self.close_incident(found.id, actor=actor, reason=request.reason)
             except Conflict:  # closed meanwhile
-                return (await self.incident(found.id)).incident
+                view = await self.incident(found.id)
+            return view.incident
 
         if not found.status.is_open:
             return found
