@@ -1,5 +1,6 @@
 """A control room's call that arrives while the store is away is held, not bounced, and
-taken in once it is back: stored once, under one id, and proposed a drone."""
+taken in once it is back: stored once, under one id, and proposed a drone. So is its
+close: done once, when the store is back."""
 
 from __future__ import annotations
 
@@ -35,3 +36,28 @@ async def test_a_control_room_call_made_while_the_store_is_away_is_taken_in_once
         view = await runtime.incident(incident.id)
         assert view.incident.status is IncidentStatus.PROPOSED and view.current is not None
         assert held(runtime) == [view.current.drone_id]
+
+
+@pytest.mark.parametrize("dies", ["after", "before"])  # committing the close, or not
+async def test_a_control_room_close_made_while_the_store_is_away_is_done_once_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dies: str
+) -> None:
+    dying = dies_once(monkeypatch, dies, tmp_path)
+    async with runtime_on(dying.url) as runtime:
+        call = await runtime.intake_from_cad("police", {**CALL, "external_id": "CAD-9"})
+        await runtime.settled()
+        [drone] = held(runtime)
+        dying.die_at_next_write()  # the close's write is the store process's last
+        close = {"external_id": "CAD-9", "status": "closed", "reason": "false alarm"}
+        closing = asyncio.create_task(runtime.intake_from_cad("police", close))
+        await until(lambda: not held(runtime))  # closed, its write in flight
+        await until(lambda: bool(held(runtime)))  # the write failed: undone, close held
+        assert not closing.done()  # not bounced to the control room
+        dying.come_back()
+        closed = await asyncio.wait_for(closing, 30)
+        await runtime.settled()
+        assert (closed.id, closed.status) == (call.id, IncidentStatus.CLOSED)
+        assert runtime.store.get_incident(call.id).status is IncidentStatus.CLOSED
+        trail = [s.event.type.value for s in runtime.store.events(subject=call.id)]
+        assert trail.count("incident_closed") == 1 and held(runtime) == []
+        assert runtime.fleet[drone].task_incident_id is None
