@@ -163,12 +163,24 @@ class Probe(asyncio.Protocol, asyncio.DatagramProtocol):
 
         return await self._until_acked(ack, message, timeout)
 
+    async def set_param(
+        self, target: int, name: str, value: float, kind: int, timeout: float = 10.0
+    ) -> Any:
+        """PARAM_SET; returns the PARAM_VALUE the vehicle echoes (sent again while none
+        comes, as ``command`` is)."""
+        echo = self.expect("PARAM_VALUE", lambda m: m.param_id == name)
+
+        def message(_: int) -> Any:
+            return mavlink.MAVLink_param_set_message(target, 1, name.encode(), value, kind)
+
+        return await self._until_acked(echo, message, timeout)
+
     async def _until_acked(
         self, ack: asyncio.Future[Any], message: Callable[[int], Any], timeout: float
     ) -> Any:
-        """Send ``message(attempt)`` every ``RESEND_S`` until ``ack`` comes, as a ground
-        station does: a datagram is lost when a busy machine lets a socket's buffer fill
-        (the simulator streams telemetry many times faster than real time)."""
+        """Send ``message(attempt)`` every ``RESEND_S`` until its answer (``ack``) comes,
+        as a ground station does: a datagram is lost when a busy machine lets a socket's
+        buffer fill (the simulator streams telemetry many times faster than real time)."""
         async with asyncio.timeout(timeout):
             for attempt in itertools.count():
                 self.send(message(min(attempt, 255)))

@@ -386,11 +386,8 @@ async def test_polygon_fence_breach_triggers_rtl() -> None:
         ]  # fmt: skip
         assert await upload(probe, 1, fence, C.MAV_MISSION_TYPE_FENCE) == C.MAV_MISSION_ACCEPTED
         for name, value in (("FENCE_TYPE", 4), ("FENCE_ENABLE", 1)):
-            echo = probe.expect("PARAM_VALUE", lambda m, n=name: m.param_id == n)
-            probe.send(
-                C.MAVLink_param_set_message(1, 1, name.encode(), value, C.MAV_PARAM_TYPE_INT8)
-            )
-            assert (await echo).param_value == value
+            echo = await probe.set_param(1, name, value, C.MAV_PARAM_TYPE_INT8)
+            assert echo.param_value == value
         await airborne_guided(sim, probe, 20)
         target = v.frame.to_latlon(400, 0)
         goto(probe, *target, 20)

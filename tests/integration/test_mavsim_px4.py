@@ -59,9 +59,8 @@ async def set_mode(probe: Probe, main: int, sub: int = 0) -> tuple[int, int]:
 async def airborne(sim: Simulator, probe: Probe, alt: float = 20.0) -> None:
     v = sim.vehicles[0]
     await sim.wait_for(lambda: v.prearm_ok, 30)
-    echo = probe.expect("PARAM_VALUE", lambda m: m.param_id == "MIS_TAKEOFF_ALT")
-    probe.send(C.MAVLink_param_set_message(1, 1, b"MIS_TAKEOFF_ALT", alt, C.MAV_PARAM_TYPE_REAL32))
-    assert (await echo).param_value == pytest.approx(alt)
+    echo = await probe.set_param(1, "MIS_TAKEOFF_ALT", alt, C.MAV_PARAM_TYPE_REAL32)
+    assert echo.param_value == pytest.approx(alt)
     assert (await probe.command(1, C.MAV_CMD_COMPONENT_ARM_DISARM, 1)).result == ACCEPTED
     assert (await probe.command(1, C.MAV_CMD_NAV_TAKEOFF, 0, 0, 0, NAN, NAN, NAN, NAN)).result == (
         ACCEPTED
