@@ -11,17 +11,22 @@ from pathlib import Path
 import pytest
 
 from skyshare.domain import IncidentStatus
-from tests.integration.dying_store import dies_once
+from tests.integration.dying_store import DyingStore, dies_once
 from tests.integration.live import held, runtime_on, until
 
 CALL = {"priority": "P3", "kind": "burglary", "lat": 51.5517, "lon": -0.1588}
 
 
-@pytest.mark.parametrize("dies", ["after", "before"])  # committing the call, or not
+@pytest.fixture(params=["after", "before"])  # the store dies committing the write, or not
+def dying(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> DyingStore:
+    return dies_once(monkeypatch, request.param, tmp_path)
+
+
 async def test_a_control_room_call_made_while_the_store_is_away_is_taken_in_once_back(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dies: str
+    dying: DyingStore,
 ) -> None:
-    dying = dies_once(monkeypatch, dies, tmp_path)
     async with runtime_on(dying.url) as runtime:
         dying.die_at_next_write()  # the call's write is the store process's last
         taking = asyncio.create_task(runtime.intake_from_cad("police", CALL))
@@ -38,11 +43,9 @@ async def test_a_control_room_call_made_while_the_store_is_away_is_taken_in_once
         assert held(runtime) == [view.current.drone_id]
 
 
-@pytest.mark.parametrize("dies", ["after", "before"])  # committing the close, or not
 async def test_a_control_room_close_made_while_the_store_is_away_is_done_once_back(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dies: str
+    dying: DyingStore,
 ) -> None:
-    dying = dies_once(monkeypatch, dies, tmp_path)
     async with runtime_on(dying.url) as runtime:
         call = await runtime.intake_from_cad("police", {**CALL, "external_id": "CAD-9"})
         await runtime.settled()
