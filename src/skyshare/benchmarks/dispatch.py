@@ -320,6 +320,7 @@ def decision_figures(
     served = sum(chosen is not None for chosen, _, _ in naive_t.choices)
     # Each incident's fast CPU time: its median over the windows.
     fast_cpu = np.median(np.reshape(fast_t.cpu, (windows, n)), axis=0)
+    window_p99 = np.percentile(np.reshape(fast_t.wall, (windows, n)), 99, axis=1) * 1e3
     context = {
         "decision": f"{n} incidents ({served} served), decided {windows} times by the fast "
         "dispatcher and once by the naive",
@@ -330,6 +331,7 @@ def decision_figures(
         "exact_evaluations_fast_per_decision": round(fast.decider.evaluations / n, 1),
         "exact_evaluations_naive_per_decision": round(naive.decider.evaluations / n),
         "decision_p50_cpu_ms": round(fast_t.ms(50, cpu=True), 3),
+        "decision_p99_ms_by_window": [round(float(v), 3) for v in window_p99],
         "speedup_per_decision_p1_p50_cpu": [
             round(float(np.percentile(np.divide(naive_t.cpu, fast_cpu), q)), 1) for q in (1, 50)
         ],
