@@ -50,30 +50,35 @@ class IncidentRequest:
 
 @dataclass(frozen=True, slots=True)
 class CloseRequest:
-    """A control room closing its call, named by its own incident number."""
+    """A control room closing (dealt with) or cancelling (withdrawn) its call, named by
+    its own incident number."""
 
     agency: str
     external_id: str
     reason: str
+    cancel: bool = False
 
 
 def parse_close_request(payload: Mapping[str, Any], agency: str) -> CloseRequest | None:
-    """A control-room message that closes a call (``status`` is ``closed``, and
-    ``external_id`` names the call), or None for a new call (no ``status``)."""
+    """A control-room message that closes or cancels a call (``status`` is ``closed`` or
+    ``cancelled``, and ``external_id`` names the call), or None for a new call (no
+    ``status``)."""
     status = payload.get("status")
     if status is None:
         return None
-    if status != "closed":
+    if status not in ("closed", "cancelled"):
         raise InputError(
-            "status", f"a control room can only close a call ('closed'), got {status!r}"
+            "status",
+            f"a control room can only close a call ('closed') or cancel it ('cancelled'), "
+            f"got {status!r}",
         )
     external_id = _optional_text(payload, "external_id", MAX_EXTERNAL_ID)
     if external_id is None:
         raise InputError(
-            "external_id", "is required to close a call: the control room's own number"
+            "external_id", f"is required to mark a call {status}: the control room's own number"
         )
-    reason = _optional_text(payload, "reason", MAX_DESCRIPTION) or "closed by the control room"
-    return CloseRequest(agency, external_id, reason)
+    reason = _optional_text(payload, "reason", MAX_DESCRIPTION) or f"{status} by the control room"
+    return CloseRequest(agency, external_id, reason, cancel=status == "cancelled")
 
 
 def parse_incident_request(

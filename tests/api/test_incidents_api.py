@@ -140,6 +140,30 @@ def test_approve_then_close_releases_the_drone(client: TestClient) -> None:
     assert drones[drone]["status"] == "docked"
 
 
+def test_a_cancelled_call_is_told_apart_from_a_closed_one(client: TestClient) -> None:
+    """Cancel (sent in error, a duplicate) ends a call as close does, releasing its drone,
+    but its status and its audit entry say it was cancelled."""
+    closing = client.post("/api/v1/incidents", json=call(), headers=as_("police")).json()
+    doubled = client.post("/api/v1/incidents", json=call(lon=-0.1400), headers=as_("police"))
+    duplicate = doubled.json()
+    drone = duplicate["proposal"]["drone_id"]
+    reason = {"reason": f"duplicate of {closing['id']}"}
+    path = f"/api/v1/incidents/{duplicate['id']}/cancel"
+    assert client.post(path, json=reason, headers=as_("fire")).status_code == 403
+    cancelled = client.post(path, json=reason, headers=as_("police")).json()
+    assert (cancelled["status"], cancelled["proposal"]) == ("cancelled", None)
+    assert client.post(path, json=reason, headers=as_("police")).status_code == 409
+    client.post(f"/api/v1/incidents/{closing['id']}/close", json={}, headers=as_("police"))
+    drones = {d["id"]: d for d in client.get("/api/v1/drones", headers=as_("police")).json()}
+    assert drones[drone]["status"] == "docked" and drones[drone]["incident_id"] is None
+    open_only = client.get("/api/v1/incidents?open=true", headers=as_("police")).json()
+    assert open_only == []
+    trail = client.get(f"/api/v1/incidents/{duplicate['id']}/events", headers=as_("police"))
+    ended = [(e["type"], e["data"].get("reason")) for e in trail.json()]
+    assert ended[-1] == ("incident_cancelled", reason["reason"])
+    assert "incident_closed" not in [kind for kind, _ in ended]
+
+
 def test_the_list_carries_each_calls_proposal_open_or_closed(client: TestClient) -> None:
     first = client.post("/api/v1/incidents", json=call(), headers=as_("police")).json()
     second = client.post("/api/v1/incidents", json=call(lon=-0.1400), headers=as_("police")).json()

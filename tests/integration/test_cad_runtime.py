@@ -99,11 +99,16 @@ async def test_cad_incidents_are_taken_in_and_events_published(tmp_path: Path) -
         assert all(e["subject"] == accepted["incident_id"] for e in replies["events"])
 
 
-async def test_a_control_room_closes_its_call_by_its_own_number(tmp_path: Path) -> None:
-    """A control room closes a call it sent with ``status: closed`` and the call's own
-    number: the incident closes, the proposal is withdrawn, and the same message again
-    (a broker may deliver twice) is answered as closed; a number never sent, or any
-    other status, is refused naming the field."""
+@pytest.mark.parametrize(
+    ("status", "reason"), [("closed", "suspect detained"), ("cancelled", "duplicate of CAD-6")]
+)
+async def test_a_control_room_closes_or_cancels_its_call_by_its_own_number(
+    tmp_path: Path, status: str, reason: str
+) -> None:
+    """A control room closes (or cancels) a call it sent with ``status: closed`` (or
+    ``cancelled``) and the call's own number: the incident ends so, the proposal is
+    withdrawn, and the same message again (a broker may deliver twice) is answered the
+    same; a number never sent, or any other status, is refused naming the field."""
     async with runtime_on_broker(tmp_path) as (runtime, prefix):
         topic = f"{prefix}/cad/police/incidents"
         async with aiomqtt.Client(BROKER[0], BROKER[1]) as cad:
@@ -123,23 +128,23 @@ async def test_a_control_room_closes_its_call_by_its_own_number(tmp_path: Path) 
             call = {"priority": "P3", "kind": "burglary", "lat": 51.5517, "lon": -0.1588}
             kind, taken = await send({**call, "external_id": "CAD-7"})
             assert kind == "accepted" and taken["status"] == "proposed"
-            close = {"external_id": "CAD-7", "status": "closed", "reason": "suspect detained"}
+            close = {"external_id": "CAD-7", "status": status, "reason": reason}
             assert await send(close) == (
                 "accepted",
-                {"incident_id": taken["incident_id"], "external_id": "CAD-7", "status": "closed"},
+                {"incident_id": taken["incident_id"], "external_id": "CAD-7", "status": status},
             )
-            assert (await send(close))[1]["status"] == "closed"
+            assert (await send(close))[1]["status"] == status
             kind, unknown = await send({**close, "external_id": "CAD-8"})
             assert (kind, unknown["field"]) == ("rejected", "external_id")
             kind, other = await send({**close, "status": "on_scene"})
             assert (kind, other["field"]) == ("rejected", "status")
 
         view = await runtime.incident(taken["incident_id"])
-        assert view.incident.status.value == "closed"
+        assert view.incident.status.value == status
         assert [a.status.value for a in view.assignments] == ["cancelled"]
-        closed = [
-            s.event
+        ended = [
+            (s.event.type.value, s.event.actor, s.event.data["reason"])
             for s in runtime.store.events(subject=taken["incident_id"])
-            if s.event.type.value == "incident_closed"
+            if s.event.type.value in ("incident_closed", "incident_cancelled")
         ]
-        assert [(e.actor, e.data["reason"]) for e in closed] == [("cad:police", "suspect detained")]
+        assert ended == [(f"incident_{status}", "cad:police", reason)]

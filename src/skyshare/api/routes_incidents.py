@@ -1,4 +1,4 @@
-"""Incidents: intake, the proposal, and the operator's approve / decline / close."""
+"""Incidents: intake, the proposal, and the operator's approve / decline / close / cancel."""
 
 from __future__ import annotations
 
@@ -92,7 +92,24 @@ async def close(
     principal: Principal = Depends(commanding_principal),
     runtime: Runtime = Depends(get_runtime),
 ) -> IncidentOut:
-    """Close the call; its drone is released."""
+    """Close the call (dealt with); its drone is released."""
     require_agency(principal, (await runtime.incident(incident_id)).incident.agency)
     reason = body.reason if body else ""
     return _out(await runtime.close_incident(incident_id, actor=principal.name, reason=reason))
+
+
+@router.post("/{incident_id}/cancel", response_model=IncidentOut)
+async def cancel(
+    incident_id: str,
+    body: ReasonIn | None = None,
+    principal: Principal = Depends(commanding_principal),
+    runtime: Runtime = Depends(get_runtime),
+) -> IncidentOut:
+    """Cancel the call (withdrawn: sent in error, a duplicate, a hoax); its drone is
+    released."""
+    require_agency(principal, (await runtime.incident(incident_id)).incident.agency)
+    reason = body.reason if body else ""
+    closed = await runtime.close_incident(
+        incident_id, actor=principal.name, reason=reason, cancel=True
+    )
+    return _out(closed)

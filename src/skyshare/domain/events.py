@@ -17,6 +17,7 @@ class EventType(StrEnum):
     INCIDENT_RECEIVED = "incident_received"
     INCIDENT_REJECTED = "incident_rejected"
     INCIDENT_CLOSED = "incident_closed"
+    INCIDENT_CANCELLED = "incident_cancelled"  # withdrawn: sent in error, a duplicate, a hoax
     INCIDENT_UNSERVED = "incident_unserved"
     DISPATCH_PROPOSED = "dispatch_proposed"
     DISPATCH_APPROVED = "dispatch_approved"

@@ -100,7 +100,8 @@ class Intake(Operators):
         self, agency: str, payload: dict[str, Any], redelivered: bool = False
     ) -> Incident:
         """The MQTT door: the topic names the agency, and the payload may not contradict it.
-        A payload with ``status: closed`` closes the call its ``external_id`` names.
+        A payload with ``status: closed`` (or ``cancelled``) closes (or cancels) the call
+        its ``external_id`` names.
         ``redelivered``: the broker delivered this message before (``bus.base.Intake``).
 
         The control room has handed the call over, so a store that is away does not bounce
@@ -137,9 +138,10 @@ class Intake(Operators):
         return taken.incident
 
     async def _close_from_cad(self, request: CloseRequest) -> Incident:
-        """Close the call the control room names, recalling a drone flying for it. One
-        closed already is answered as it is: the broker may deliver the message again, or
-        an operator may have closed it first. Held while the store is away, like a call."""
+        """Close (or cancel) the call the control room names, recalling a drone flying for
+        it. One closed or cancelled already is answered as it is: the broker may deliver
+        the message again, or an operator may have closed it first. Held while the store
+        is away, like a call."""
         agency, external_id = request.agency, request.external_id
         known = self._open.with_external_id(agency, external_id)
         found = known.incident if known else await self._io("find_incident", agency, external_id)
@@ -150,7 +152,9 @@ class Intake(Operators):
 
         async def close() -> Incident:
             try:
-                view = await self.close_incident(found.id, actor=actor, reason=request.reason)
+                view = await self.close_incident(
+                    found.id, actor=actor, reason=request.reason, cancel=request.cancel
+                )
             except Conflict:  # closed meanwhile
                 view = await self.incident(found.id)
             return view.incident
@@ -160,7 +164,7 @@ class Intake(Operators):
         try:
             return await close()
         except StoreUnavailable as exc:
-            log.warning("closing call %s from %s waits for the store: %s", external_id, agency, exc)
+            log.warning("ending call %s from %s waits for the store: %s", external_id, agency, exc)
             closed = await until_taken(exc, close, CAD_RETRY_S)
         return closed if closed is not None else (await self.incident(found.id)).incident
 

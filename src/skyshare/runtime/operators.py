@@ -52,9 +52,16 @@ class Operators(Decisions):
         return await self.incident(incident_id)
 
     async def close_incident(
-        self, incident_id: str, *, actor: str, reason: str = ""
+        self, incident_id: str, *, actor: str, reason: str = "", cancel: bool = False
     ) -> IncidentView:
-        """Close the call. A drone still flying for it is sent home."""
+        """Close the call (dealt with), or with ``cancel`` cancel it (withdrawn: sent in
+        error, a duplicate, a hoax). Either way a proposal is withdrawn and a drone still
+        flying for it is sent home; the status and the event say which it was."""
+        status, event, word = (
+            (IncidentStatus.CANCELLED, EventType.INCIDENT_CANCELLED, "cancelled")
+            if cancel
+            else (IncidentStatus.CLOSED, EventType.INCIDENT_CLOSED, "closed")
+        )
         async with self._exclusive() as change:
             view = await self.incident(incident_id)
             if not view.incident.status.is_open:
@@ -66,13 +73,11 @@ class Operators(Decisions):
                         change,
                         a,
                         AssignmentStatus.CANCELLED if proposed else AssignmentStatus.COMPLETED,
-                        recall=f"incident closed: {reason}",
+                        recall=f"incident {word}: {reason}",
                     )
-            incident = replace(view.incident, status=IncidentStatus.CLOSED)
+            incident = replace(view.incident, status=status)
             change.incidents.append(incident)
-            change.events.append(
-                self._event(EventType.INCIDENT_CLOSED, actor, incident, {"reason": reason})
-            )
+            change.events.append(self._event(event, actor, incident, {"reason": reason}))
             await self._commit(change)
         return await self.incident(incident_id)
 
