@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import gc
+
+import numpy as np
 import pytest
 
 from skyshare.dispatch import DispatchConfig, DroneState, FleetView, SharingLedger
 from skyshare.dispatch.index import IndexCache
+from skyshare.dispatch.routing import End, Ends, Path, RouteCache, StraightLineRouter
 from skyshare.dispatch.sharing import FlightRecord
 from skyshare.domain import DroneStatus, InputError, Priority
 
-from .test_dispatch_world import PROJ, QUAD, at, docked, fleet_of, network, site
+from .test_dispatch_world import NOW, PROJ, QUAD, at, docked, fleet_of, network, site
 
 NET = network(
     [site("a", "police", at(0, 0)), site("b", "fire", at(1000, 0))],
@@ -127,3 +131,28 @@ def test_views_rebuilt_for_every_decision_share_one_index_and_keep_few() -> None
         ids = tuple(list(fleet_of(NET).ids))  # equal, never the same object
         assert cache.get(ids) is first
     assert len(cache) <= cache.size
+
+
+def test_straight_routes_in_use_leave_the_collector_nothing_to_walk() -> None:
+    """A long-running dispatcher keeps up to 200,000 routes. The straight ones (most of
+    them) stay plain numbers however often decisions use them: kept as paths, each was
+    five objects that every full collection walked, a pause of 26-56 ms in some
+    decision after 12,000 London decisions."""
+    cache = RouteCache(StraightLineRouter(proj=PROJ))
+    starts = [at(100.0 * k, 50.0 * (k % 7)) for k in range(2_000)]
+    scene = at(-3_000.0, 9_000.0)
+    x, y = PROJ.to_metric([p.lon for p in starts], [p.lat for p in starts])
+    goal_x, goal_y = PROJ.point(scene.lat, scene.lon)
+    ends = Ends(np.array([p.lat for p in starts]), np.array([p.lon for p in starts]), x, y)
+    assert cache.prefetch(ends, End(scene.lat, scene.lon, goal_x, goal_y), "police", NOW)
+    gc.collect()
+    before = len(gc.get_objects())
+    for start in starts:  # out, and back (a flight home from the scene)
+        out = cache.path(start, scene, "police", NOW)
+        back = cache.path(scene, start, "police", NOW)
+        assert isinstance(out, Path) and isinstance(back, Path) and back.length_m == out.length_m
+    del out, back
+    gc.collect()
+    kept = len(gc.get_objects()) - before
+    assert kept < 50  # kept as paths: 20,000 (five objects a path, both ways)
+    assert cache.calls == 0  # and none was routed

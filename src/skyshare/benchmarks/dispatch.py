@@ -475,6 +475,44 @@ def route_cache_figures(batches: int) -> list[Figure]:
     ]
 
 
+def long_run_figures(world: World, n: int, config: DispatchConfig) -> tuple[list[Figure], dict]:
+    """What a long-running dispatcher's collector walks: a full garbage collection after
+    ``n`` decisions (by then the route cache is nearly full), against one after the first
+    twelfth of them. Each decision's objects are dropped once it is made, as a service
+    drops a proposal once it has made the assignment; what stays is the dispatcher's."""
+    dispatcher = Dispatcher(world.network, AirspaceRouter(load_airspace()), config)
+    warm_up(dispatcher, world.fleet, [])
+    incidents = world.incidents(n, "long")
+    settle()
+    early = n // 12
+
+    def collect() -> tuple[float, int]:
+        """Seconds a full collection takes, and the objects it then tracks."""
+        start = time.perf_counter()
+        gc.collect()
+        return time.perf_counter() - start, len(gc.get_objects())
+
+    for incident in incidents[:early]:
+        dispatcher.propose(incident, world.fleet, NOW)
+    t_early, tracked_early = collect()
+    for incident in incidents[early:]:
+        dispatcher.propose(incident, world.fleet, NOW)
+    t_late, tracked_late = collect()
+    figure = Figure(
+        f"a full garbage collection after {n:,} decisions",
+        t_late * 1e3,
+        "ms",
+        f"the same after the first {early:,}",
+        t_early * 1e3,
+        "the pause a long-running service's collector may put into some decision",
+    )
+    context = {
+        "long_run": f"{n:,} decisions, {len(dispatcher.routes):,} routes cached",
+        "long_run_objects_tracked": [tracked_early, tracked_late],
+    }
+    return [figure], context
+
+
 @benchmark("dispatch", "dispatch decisions and burst assignment against same-run baselines")
 def run(quick: bool) -> Report:
     airspace = load_airspace()
@@ -492,6 +530,9 @@ def run(quick: bool) -> Report:
     report.figures += figures
     report.context.update(context)
     report.figures += route_cache_figures(20 if quick else 200)
+    figures, context = long_run_figures(world, 1_200 if quick else 12_000, config)
+    report.figures += figures
+    report.context.update(context)
     figures, context = launch_latency_figures(quick)
     report.figures += figures
     report.context.update(context)
