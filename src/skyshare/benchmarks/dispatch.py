@@ -459,6 +459,7 @@ def route_cache_figures(batches: int) -> list[Figure]:
 
     # Full, then half of it turned over: each store has dropped the oldest route since.
     turned = cache.max_entries // per_batch * 3 // 2
+    settle()  # what earlier figures left for the collector is not walked inside this one
     filling = stores(0)
     for k in range(batches, turned):
         cache.prefetch(*batch(k), "police", NOW)
