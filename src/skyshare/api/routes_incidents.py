@@ -93,9 +93,7 @@ async def close(
     runtime: Runtime = Depends(get_runtime),
 ) -> IncidentOut:
     """Close the call (dealt with); its drone is released."""
-    require_agency(principal, (await runtime.incident(incident_id)).incident.agency)
-    reason = body.reason if body else ""
-    return _out(await runtime.close_incident(incident_id, actor=principal.name, reason=reason))
+    return await _end_call(runtime, principal, incident_id, body, cancel=False)
 
 
 @router.post("/{incident_id}/cancel", response_model=IncidentOut)
@@ -107,9 +105,15 @@ async def cancel(
 ) -> IncidentOut:
     """Cancel the call (withdrawn: sent in error, a duplicate, a hoax); its drone is
     released."""
+    return await _end_call(runtime, principal, incident_id, body, cancel=True)
+
+
+async def _end_call(
+    runtime: Runtime, principal: Principal, incident_id: str, body: ReasonIn | None, *, cancel: bool
+) -> IncidentOut:
     require_agency(principal, (await runtime.incident(incident_id)).incident.agency)
     reason = body.reason if body else ""
-    closed = await runtime.close_incident(
-        incident_id, actor=principal.name, reason=reason, cancel=True
+    ended = await runtime.close_incident(
+        incident_id, actor=principal.name, reason=reason, cancel=cancel
     )
-    return _out(closed)
+    return _out(ended)
