@@ -274,7 +274,10 @@ class MqttBus:
             delay = min(delay * 2, self._reconnect_max_s)
 
     async def _session(self) -> None:
-        async with self._client() as client:
+        client = self._client()
+        # Before connecting: a resumed session's messages come right after CONNACK.
+        redelivered = _dup_marks(client)
+        async with client:
             self._live = client  # until the session ends (``_stay_connected``)
             client.pending_calls_threshold = SEND_WINDOW + 4
             if self._intake is not None:
@@ -288,7 +291,7 @@ class MqttBus:
             log.info("MQTT bus connected to %s", self.address)
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._send(client))
-                tasks.create_task(self._receive(client))
+                tasks.create_task(self._receive(client, redelivered))
 
     def _client(self) -> aiomqtt.Client:
         client = aiomqtt.Client(
@@ -306,7 +309,6 @@ class MqttBus:
         # Set before connecting: a resumed session's messages come right after CONNACK.
         # aiomqtt has no public switch yet (empicano/aiomqtt#345): paho's own is used.
         client._client.manual_ack_set(True)
-        _note_redeliveries(client)
         return client
 
     async def _send(self, client: aiomqtt.Client) -> None:
@@ -339,10 +341,12 @@ class MqttBus:
         self._outbox.acknowledge(item)
         self.published += 1
 
-    async def _receive(self, client: aiomqtt.Client) -> None:
+    async def _receive(self, client: aiomqtt.Client, redelivered: set[int]) -> None:
+        """Pass control-room messages to the inbox; ``redelivered``: the ids of messages
+        the broker marks as delivered before (``_dup_marks``)."""
         # Runs even without intake: the message iterator is what notices a lost connection.
         async for message in client.messages:
-            received = Received(client, message, self.prefix)
+            received = Received(client, message, self.prefix, message.mid in redelivered)
             if received.agency is None or self._intake is None:
                 received.acknowledge()  # not a call: nothing to keep
                 continue
@@ -403,24 +407,25 @@ class MqttBus:
             self._taken_unacknowledged.popitem(last=False)
 
 
-def _note_redeliveries(client: aiomqtt.Client) -> None:
-    """Keep, by message id, which messages the broker marks as delivered before (MQTT's
-    DUP flag): aiomqtt's messages do not carry it, paho's do. A broker resuming a session
-    sets it on a message it had sent to the session's last connection without an
-    acknowledgement: a SkyShare that stopped, or died, while taking the call in."""
+def _dup_marks(client: aiomqtt.Client) -> set[int]:
+    """The ids of the messages the broker marks as delivered before (MQTT's DUP flag),
+    kept up to date as they arrive: aiomqtt's messages do not carry the flag, paho's do.
+    A broker resuming a session sets it on a message it had sent to the session's last
+    connection without an acknowledgement: a SkyShare that stopped, or died, while taking
+    the call in."""
     paho = client._client
     deliver = paho.on_message
-    redelivered: set[int] = set()
+    marked: set[int] = set()
 
     def on_message(paho_client: Any, userdata: Any, message: Any) -> None:
         if message.dup:
-            redelivered.add(message.mid)
+            marked.add(message.mid)
         else:
-            redelivered.discard(message.mid)
+            marked.discard(message.mid)
         deliver(paho_client, userdata, message)
 
     paho.on_message = on_message
-    client.redelivered = redelivered  # type: ignore[attr-defined]
+    return marked
 
 
 class Received:
@@ -431,9 +436,11 @@ class Received:
 
     __slots__ = ("_client", "_mid", "_qos", "agency", "payload", "redelivered")
 
-    def __init__(self, client: aiomqtt.Client, message: aiomqtt.Message, prefix: str) -> None:
+    def __init__(
+        self, client: aiomqtt.Client, message: aiomqtt.Message, prefix: str, redelivered: bool
+    ) -> None:
         self._client, self._mid, self._qos = client, message.mid, message.qos
-        self.redelivered = message.mid in getattr(client, "redelivered", ())
+        self.redelivered = redelivered
         self.agency = agency_of_cad_topic(message.topic.value, prefix)
         payload = message.payload
         if isinstance(payload, str):
