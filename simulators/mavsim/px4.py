@@ -118,6 +118,7 @@ class PX4(SimVehicle):
     mission_timeout_s = 5.0
     flight_sw_version = (1 << 24) | (16 << 16) | (0 << 8) | C.FIRMWARE_VERSION_TYPE_OFFICIAL
     param_bytewise = True
+    reports_uid64 = True
     command_long_frame = C.MAV_FRAME_GLOBAL  # PX4 reads COMMAND_LONG altitudes as AMSL
 
     def __init__(self, index: int, cfg: Any) -> None:

@@ -29,6 +29,13 @@ class GcsServices:
     """Mixin: the parts of the MAVLink conversation that do not depend on the autopilot."""
 
     flight_sw_version: ClassVar[int] = 0
+    reports_uid64: ClassVar[bool] = False  # PX4 fills AUTOPILOT_VERSION's uid; ArduPilot, 0
+
+    @property
+    def board_id(self) -> bytes:
+        """The simulated processor's unique id, sent as AUTOPILOT_VERSION's ``uid2``: 12
+        bytes, as an STM32's, "MAVSIM" then the system id."""
+        return b"MAVSIM" + self.sysid.to_bytes(6, "big")
 
     def is_gcs_heartbeat(self, msg: Any) -> bool:
         return msg.type == C.MAV_TYPE_GCS
@@ -170,7 +177,8 @@ class GcsServices:
         )
         return C.MAVLink_autopilot_version_message(
             caps, self.flight_sw_version, 0, 0, 0, [0] * 8, [0] * 8, [0] * 8,
-            0x1209, 0x5740, 0x4D415653494D0000 + self.sysid, [0] * 18,
+            0x1209, 0x5740, 0x4D415653494D0000 + self.sysid if self.reports_uid64 else 0,
+            list(self.board_id.ljust(18, b"\0")),
         )  # fmt: skip
 
     # ------------------------------------------------------------- params

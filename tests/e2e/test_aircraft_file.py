@@ -10,7 +10,7 @@ import yaml
 
 from skyshare.domain import DroneStatus, InputError
 from skyshare.domain.events import EventType
-from skyshare.runtime.flights import NOT_HEARD, NOT_LISTED
+from skyshare.runtime.flights import NOT_HEARD, NOT_ITS_AIRCRAFT, NOT_LISTED
 from skyshare.runtime.health import health
 from tests.integration.live import until
 
@@ -19,6 +19,8 @@ from .conftest import aircraft_on_their_docks, flying_on
 P1 = {"agency": "police", "priority": "P1", "kind": "burglary"}
 HIGHBURY = {"lat": 51.5490, "lon": -0.0950}  # between the police docks, nearer pol-1's
 HACKNEY = (51.5450, -0.0550)  # pol-2's dock
+LIMEHOUSE = {"lat": 51.5150, "lon": -0.0450}  # near fire-1's and fire-2's dock
+FIRE = {"agency": "fire", "priority": "P1", "kind": "building_fire"}
 CARDIAC = {"agency": "ambulance", "priority": "P1", "kind": "cardiac_arrest"}
 ON_DOCK = (DroneStatus.CHARGING, DroneStatus.DOCKED)
 
@@ -47,6 +49,7 @@ async def test_drones_fly_the_aircraft_the_file_names_and_one_heard_late_is_flow
                 "aircraft": 4,
                 "heard": 3,
                 "not_heard": ["pol-1"],
+                "not_its_aircraft": [],
                 "away_from_dock": [],
             }
             assert report["status"] == "degraded"
@@ -158,3 +161,74 @@ async def test_a_drone_whose_aircraft_was_carried_off_its_dock_flies_again_once_
             call = await runtime.submit({**P1, **near}, actor="cad")
             assert call.assignment is not None and call.assignment.drone_id == "pol-2"
             await until(lambda: moved.airborne, 30, "pol-2's aircraft in the air")
+
+
+@pytest.mark.parametrize("autopilot", ["ardupilot", "px4"])
+async def test_two_drones_on_one_dock_are_told_apart_by_their_board_ids(
+    tmp_path: Path, autopilot: str
+) -> None:
+    """fire-1 and fire-2 share a dock, so where their aircraft stand cannot tell them
+    apart. The aircraft file swaps their system ids but gives each drone the board id of
+    its own aircraft (read off the aircraft): each aircraft heard reports the other's.
+    Both are out of service, saying why (fire-2's once its aircraft, out of reach at
+    start-up, is heard), and no crew can put them back; with the system ids put right,
+    fire-1 flies."""
+    async with aircraft_on_their_docks(autopilot) as aircraft:
+        late = aircraft.vehicle("fire-1")  # fire-2's by the swapped file
+        late.inject(link_drop=True)
+        board = {d: aircraft.vehicle(d).board_id.hex() for d in aircraft.system_ids}
+        assert len(set(board.values())) == len(board)  # one id per aircraft
+        ids = dict(aircraft.system_ids)
+        ids["fire-1"], ids["fire-2"] = ids["fire-2"], ids["fire-1"]
+        entries = {
+            d: {"link": aircraft.links[d], "system_id": ids[d], "board_id": board[d]} for d in ids
+        }
+        swapped = tmp_path / "swapped.yaml"
+        swapped.write_text(yaml.safe_dump({"aircraft": entries}))
+        async with flying_on(f"sqlite:///{tmp_path / 'a.db'}", swapped, wait_s=1.0) as flying:
+            runtime = flying.runtime
+            out = {e.subject: e.data for e in flying.of(EventType.DRONE_STATUS)}
+            assert out["fire-2"]["reason"] == NOT_HEARD
+            late.inject(link_drop=False)  # heard now, saying which aircraft it is
+            await flying.wait_event(
+                lambda e: (
+                    e.type is EventType.DRONE_STATUS
+                    and e.subject == "fire-2"
+                    and e.data["status"] == "maintenance"
+                ),
+                30,
+                "fire-2 out of service",
+            )
+            out = {e.subject: e.data for e in flying.of(EventType.DRONE_STATUS)}
+            assert set(out) == {"fire-1", "fire-2"}
+            for drone, other in (("fire-1", "fire-2"), ("fire-2", "fire-1")):
+                assert runtime.fleet[drone].status is DroneStatus.MAINTENANCE
+                why = (
+                    f"its aircraft (system {ids[drone]}) is not the one the aircraft file "
+                    f"names: board id {board[drone]} in the file, and the aircraft reports "
+                    f"{board[other]}"
+                )
+                assert out[drone]["reason"] == NOT_ITS_AIRCRAFT.format(why=why)
+            report = health(runtime)
+            assert report["fleet"]["not_its_aircraft"] == ["fire-1", "fire-2"]
+            assert report["fleet"]["away_from_dock"] == []
+            assert report["status"] == "degraded"
+            # Neither lifts for a fire next to their dock, and no crew can put one back.
+            call = await runtime.submit({**FIRE, **LIMEHOUSE}, actor="cad")
+            assert call.assignment is None or call.assignment.drone_id not in board
+            with pytest.raises(InputError, match="board id") as refused:
+                await runtime.return_to_service("fire-1", "fire-limehouse", actor="crew")
+            assert refused.value.field == "drone_id"
+            assert not aircraft.vehicle("fire-1").airborne
+            assert not aircraft.vehicle("fire-2").airborne
+        entries = {d: {**entries[d], "system_id": aircraft.system_ids[d]} for d in entries}
+        right = tmp_path / "right.yaml"
+        right.write_text(yaml.safe_dump({"aircraft": entries}))
+        async with flying_on(f"sqlite:///{tmp_path / 'b.db'}", right, wait_s=1.0) as flying:
+            runtime = flying.runtime
+            assert flying.of(EventType.DRONE_STATUS) == []
+            assert health(runtime)["fleet"]["not_its_aircraft"] == []
+            call = await runtime.submit({**FIRE, **LIMEHOUSE}, actor="cad")
+            assert call.assignment is not None and call.assignment.drone_id in board
+            flown = aircraft.vehicle(call.assignment.drone_id)
+            await until(lambda: flown.airborne, 30, "its aircraft in the air")

@@ -61,6 +61,10 @@ async def test_connects_and_becomes_ready(backend: Backend) -> None:
         assert state.mode == ("STABILIZE" if backend.autopilot == "ardupilot" else "HOLD")
         assert state.battery_pct is not None and state.battery_pct > 90
         assert state.link.connected and state.link.heartbeat_age_s is not None
+        # It says which aircraft it is (AUTOPILOT_VERSION), asked for when first heard.
+        board = await vehicle.identify(10)
+        assert board is not None and int(board, 16) > 0
+        assert vehicle.state.board_id == board
 
 
 @pytest.mark.backend(speedup=10, boot_scale={"px4": 2.0})

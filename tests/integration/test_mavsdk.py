@@ -19,6 +19,7 @@ mavsdk = pytest.importorskip("mavsdk.asyncio")
 from mavsdk.asyncio import ComponentType, Configuration, Mavsdk  # noqa: E402
 from mavsdk.asyncio.plugins.action import ActionAsync  # noqa: E402
 from mavsdk.asyncio.plugins.geofence import GeofenceAsync  # noqa: E402
+from mavsdk.asyncio.plugins.info import InfoAsync  # noqa: E402
 from mavsdk.asyncio.plugins.mission import MissionAsync  # noqa: E402
 from mavsdk.asyncio.plugins.telemetry import TelemetryAsync  # noqa: E402
 from mavsdk.plugins.geofence import FenceType, GeofenceData, Point, Polygon  # noqa: E402
@@ -84,6 +85,10 @@ async def test_mavsdk_flies_takeoff_goto_mission_geofence_and_rtl() -> None:
                 if health.is_global_position_ok and health.is_home_position_ok:
                     break
             assert v.prearm_ok  # MAVSDK's view of health matches the vehicle's
+            # Which aircraft it is, as MAVSDK reads AUTOPILOT_VERSION: the ids mavsim sends.
+            identification = await InfoAsync(system).get_identification()
+            assert identification.hardware_uid == v.board_id.ljust(18, b"\0").hex()
+            assert identification.legacy_uid == 0x4D415653494D0000 + v.sysid
 
             await action.set_takeoff_altitude(15.0)
             assert v.params["MIS_TAKEOFF_ALT"] == 15.0

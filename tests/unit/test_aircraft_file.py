@@ -10,6 +10,7 @@ import yaml
 
 from skyshare.domain.errors import InputError
 from skyshare.fleet.aircraft import Aircraft, links, parse_aircraft
+from skyshare.fleet.state import board_id
 
 DRONES = {"pol-1", "pol-2", "fire-1", "aed-1"}
 SOURCE = "aircraft.yaml"
@@ -100,6 +101,24 @@ ENTRY = {
         "aircraft.pol-1",
         "sysid",
         "unknown key",
+    ),
+    "a board id YAML reads as a number": (
+        "pol-1: {link: 'tcp:127.0.0.1:5760', system_id: 1, board_id: 0x3a0027}",
+        "aircraft.pol-1",
+        "board_id",
+        "must be quoted hex digits",
+    ),
+    "a board id that is not hex": (
+        "pol-1: {link: 'tcp:127.0.0.1:5760', system_id: 1, board_id: 'PX4-0042'}",
+        "aircraft.pol-1",
+        "board_id",
+        "hex digits",
+    ),
+    "a board id longer than AUTOPILOT_VERSION carries": (
+        f"pol-1: {{link: 'tcp:127.0.0.1:5760', system_id: 1, board_id: '{'ab' * 19}'}}",
+        "aircraft.pol-1",
+        "board_id",
+        "1 to 36 hex digits",
     ),
     "an entry that is not a mapping": (
         "pol-1: tcp:127.0.0.1:5760",
@@ -195,3 +214,45 @@ def test_the_example_file_names_drones_of_the_london_network_on_their_docks() ->
             lat, lon = line.split("# dock ")[1].split(",")
             said[line.split(":")[0].strip()] = (float(lat), float(lon))
     assert said == {drone: home[drone] for drone in aircraft}
+
+
+def test_a_board_id_is_read_as_lowercase_hex_and_belongs_to_one_drone() -> None:
+    aircraft = parse(
+        """
+aircraft:
+  pol-1: {link: "tcp:127.0.0.1:5760", system_id: 1, board_id: "3A0027000F51333130383838"}
+  pol-2: {link: "tcp:127.0.0.1:5770", system_id: 2}
+"""
+    )
+    assert aircraft["pol-1"].board_id == "3a0027000f51333130383838"
+    assert aircraft["pol-2"].board_id is None  # the file need not say
+    error = refusal(
+        """
+aircraft:
+  pol-1: {link: "tcp:127.0.0.1:5760", system_id: 1, board_id: "3a0027"}
+  pol-2: {link: "tcp:127.0.0.1:5770", system_id: 2, board_id: "3A0027"}
+"""
+    )
+    assert (error.item, error.field) == ("aircraft.pol-2", "board_id")
+    assert "pol-1's already" in error.reason
+
+
+@pytest.mark.parametrize(
+    ("uid", "uid2", "expected"),
+    [
+        # ArduPilot: uid 0, the processor's id in uid2 (zero-padded to 18 bytes).
+        (0, list(bytes.fromhex("3a0027000f513331") + bytes(10)), "3a0027000f513331"),
+        # PX4 fills both: uid2 is the fuller id.
+        (
+            0x0027000F51333130,
+            list(bytes.fromhex("00010027000f5133313038383800") + bytes(4)),
+            "00010027000f51333130383838",
+        ),
+        (0x4D415653494D0001, [0] * 18, "4d415653494d0001"),  # uid alone
+        (0, [0] * 18, None),  # no id at all
+    ],
+)
+def test_the_board_id_is_what_the_autopilot_version_carries(
+    uid: int, uid2: list[int], expected: str | None
+) -> None:
+    assert board_id(uid, uid2) == expected

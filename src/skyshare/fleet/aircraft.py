@@ -1,8 +1,9 @@
 """The aircraft file: which aircraft each drone of the network is.
 
-    # Which aircraft each drone is: the MAVLink link SkyShare hears it on, and its system id.
+    # Which aircraft each drone is: the MAVLink link SkyShare hears it on, its system id,
+    # and (optional) its autopilot's hardware id.
     aircraft:
-      pol-1: {link: "tcp:127.0.0.1:5760", system_id: 1}
+      pol-1: {link: "tcp:127.0.0.1:5760", system_id: 1, board_id: "3a0027000f51333130383838"}
       pol-2: {link: "udpin:0.0.0.0:14550", system_id: 2}
 
 ``parse_aircraft`` turns the file's text into one ``Aircraft`` per drone listed, or raises
@@ -15,6 +16,11 @@ A system id names one aircraft across every link: the fleet link tells aircraft 
 it, and takes one heard on two links for one aircraft (a redundant radio). So two drones
 may share a link, never a system id: give each aircraft its own (ArduPilot
 ``SYSID_THISMAV``, PX4 ``MAV_SYS_ID``).
+
+A system id is a setting, and two aircraft on one dock look alike from the ground: a
+``board_id`` says which aircraft it must be. It is the hardware id the autopilot reports
+(AUTOPILOT_VERSION, ``skyshare.fleet.state.board_id``) in hex, as SkyShare logs it when it
+first hears the aircraft; an aircraft that reports another, or none, is not flown.
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ import yaml
 from skyshare.domain.errors import InputError
 from skyshare.fleet.endpoints import Scheme, parse_endpoint
 
-ENTRY_KEYS = ("link", "system_id")
+ENTRY_KEYS = ("link", "system_id", "board_id")
+BOARD_ID_HEX = 36  # AUTOPILOT_VERSION's uid2: 18 bytes
 LISTENING = (Scheme.UDPIN, Scheme.TCPIN)  # links that bind a port of this machine
 
 
@@ -37,6 +44,7 @@ class Aircraft:
     drone_id: str
     link: str  # the connection string as the fleet link opens it (``udp:`` -> ``udpin:``)
     system_id: int
+    board_id: str | None = None  # lowercase hex; None: the file does not say
 
 
 def parse_aircraft(
@@ -75,9 +83,10 @@ def _aircraft(
         raise InputError("(entry)", f"expected {{link: ..., system_id: ...}}, got {entry!r}")
     unknown = sorted(str(k) for k in entry if k not in ENTRY_KEYS)
     if unknown:
-        raise InputError(unknown[0], f"unknown key; expected {' and '.join(ENTRY_KEYS)}")
+        raise InputError(unknown[0], f"unknown key; expected {', '.join(ENTRY_KEYS)}")
     link = _link(entry.get("link"))
     system_id = _system_id(entry.get("system_id"), ground_station_id)
+    board_id = _board_id(entry.get("board_id"))
     for other in before.values():
         if other.system_id == system_id:
             raise InputError(
@@ -88,7 +97,9 @@ def _aircraft(
         bound = _listens_on(link)
         if bound is not None and other.link != link and _listens_on(other.link) == bound:
             raise InputError("link", f"{link} and {other.link} would both listen on one port")
-    return Aircraft(drone_id, link, system_id)
+        if board_id is not None and other.board_id == board_id:
+            raise InputError("board_id", f"{board_id} is {other.drone_id}'s already")
+    return Aircraft(drone_id, link, system_id, board_id)
 
 
 def _entries(text: str, source: str) -> dict[str, Any]:
@@ -145,6 +156,20 @@ def _system_id(value: Any, ground_station_id: int) -> int:
     if value == ground_station_id:
         raise InputError("system_id", f"{value} is SkyShare's own (the ground station's)")
     return value
+
+
+def _board_id(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):  # YAML reads 0x1f or 1234 as a number: quoted, it is not
+        raise InputError("board_id", f"must be quoted hex digits, got {value!r}")
+    digits = value.strip().lower()
+    if not 0 < len(digits) <= BOARD_ID_HEX or any(c not in "0123456789abcdef" for c in digits):
+        raise InputError(
+            "board_id",
+            f"must be 1 to {BOARD_ID_HEX} hex digits, as the aircraft reports it; got {value!r}",
+        )
+    return digits
 
 
 class _KeyTwice(yaml.YAMLError):

@@ -248,6 +248,8 @@ class FleetLink:
         for future in waiters:
             if not future.done():
                 future.set_result(None)
+        # Which aircraft this is (its hardware id): asked once, as ground stations do.
+        vehicle.request_board_id()
         self.spawn(dialect.on_discovered(vehicle), f"discovered {system_id}")
         return True
 

@@ -7,6 +7,7 @@ to callers; it is built only when asked for.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
@@ -123,6 +124,9 @@ class VehicleState:
     fence_breached: bool
     status_text: str  # the last STATUSTEXT
     link: LinkHealth
+    # The autopilot's own hardware id (AUTOPILOT_VERSION, ``board_id``); None until it
+    # has answered the request made when it is first heard, or if it reports none.
+    board_id: str | None = None
 
     @property
     def position(self) -> GeoPoint | None:
@@ -145,6 +149,7 @@ class Telemetry:
         "base_mode",
         "battery_pct",
         "battery_v",
+        "board_id",
         "climb",
         "custom_mode",
         "ekf_flags",
@@ -202,6 +207,7 @@ class Telemetry:
         self.mission_total: int | None = None
         self.fence_breached = False
         self.status_text = ""
+        self.board_id: str | None = None
         self.last_heartbeat: float | None = None
         self.last_message: float | None = None
         self.seq = SequenceTracker()
@@ -222,3 +228,14 @@ def flight_phase(armed: bool, landed: LandedState, kind: ModeKind) -> FlightPhas
     if kind is ModeKind.LAND:
         return FlightPhase.LANDING
     return FlightPhase.AIRBORNE
+
+
+def board_id(uid: int, uid2: Sequence[int]) -> str | None:
+    """An autopilot's hardware id from its AUTOPILOT_VERSION, as lowercase hex: ``uid2``
+    (up to 18 bytes; ArduPilot puts the processor's unique id there, and SITL the host's
+    machine id) without its trailing zero bytes, or else ``uid`` (64 bits, as PX4 sends
+    it); None when both are zero (no id)."""
+    raw = bytes(uid2).rstrip(b"\0")
+    if raw:
+        return raw.hex()
+    return f"{uid:016x}" if uid else None

@@ -46,6 +46,7 @@ from skyshare.fleet.state import (
     LinkHealth,
     Telemetry,
     VehicleState,
+    board_id,
     flight_phase,
 )
 from skyshare.fleet.transport import Peer
@@ -162,6 +163,7 @@ class Vehicle:
             fence_breached=t.fence_breached,
             status_text=t.status_text,
             link=link,
+            board_id=t.board_id,
         )
 
     async def updates(self, min_interval_s: float = 0.0) -> AsyncIterator[VehicleState]:
@@ -254,6 +256,28 @@ class Vehicle:
             )
 
         return await self.wait_for(there, timeout_s, f"at {lat:.6f},{lon:.6f}")
+
+    async def identify(self, timeout_s: float = 5.0) -> str | None:
+        """Which aircraft this is: its hardware id (``VehicleState.board_id``), asked for
+        again each second for up to ``timeout_s`` (vehicle seconds, never less than the
+        network's floor) until it answers (the request made when it was first heard may
+        have been lost); None if it does not."""
+        cfg = self.config
+        deadline = time.monotonic() + cfg.answer_wait(timeout_s)
+        while self.telemetry.board_id is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.request_board_id()
+            with contextlib.suppress(WaitTimeout):
+                await self.wait_telemetry(
+                    lambda t: t.board_id is not None, "its board id", min(1.0, left * cfg.speedup)
+                )
+        return self.telemetry.board_id
+
+    def request_board_id(self) -> None:
+        """Ask for AUTOPILOT_VERSION, which carries the hardware id (fire and forget)."""
+        self.request_message(mavlink.MAVLINK_MSG_ID_AUTOPILOT_VERSION)
 
     async def wait_landed(self, timeout_s: float = 300.0) -> VehicleState:
         return await self.wait_for(lambda s: s.landed is LandedState.ON_GROUND, timeout_s, "landed")
@@ -674,6 +698,10 @@ def _on_extended_sys_state(v: Vehicle, msg: Any, now: float) -> None:
         v._set_landed(LANDED_STATES[state], now)
 
 
+def _on_autopilot_version(v: Vehicle, msg: Any, now: float) -> None:
+    v.telemetry.board_id = board_id(msg.uid, msg.uid2)
+
+
 def _on_home_position(v: Vehicle, msg: Any, now: float) -> None:
     v.telemetry.home = GeoPoint(msg.latitude * 1e-7, msg.longitude * 1e-7, msg.altitude * 1e-3)
 
@@ -779,6 +807,7 @@ _HANDLERS: dict[int, Callable[[Vehicle, Any, float], None]] = {
     mavlink.MAVLINK_MSG_ID_VFR_HUD: _on_vfr_hud,
     mavlink.MAVLINK_MSG_ID_EXTENDED_SYS_STATE: _on_extended_sys_state,
     mavlink.MAVLINK_MSG_ID_HOME_POSITION: _on_home_position,
+    mavlink.MAVLINK_MSG_ID_AUTOPILOT_VERSION: _on_autopilot_version,
     mavlink.MAVLINK_MSG_ID_EKF_STATUS_REPORT: _on_ekf_status,
     mavlink.MAVLINK_MSG_ID_MISSION_CURRENT: _on_mission_current,
     mavlink.MAVLINK_MSG_ID_STATUSTEXT: _on_statustext,

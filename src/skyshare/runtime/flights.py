@@ -79,6 +79,11 @@ MISPLACED = (
     "swapped?), or was the drone moved by hand? Out of service until a crew returns it to "
     "service on the dock where it stands"
 )
+# Why a drone whose aircraft is not the one the aircraft file names is out of service.
+NOT_ITS_AIRCRAFT = (
+    "{why}: is a system id in the aircraft file wrong (two swapped?), or its board id? Out "
+    "of service until the file is put right and the service restarted"
+)
 POSITION_WAIT_S = 5.0  # vehicle seconds a landed aircraft is given to say where it is
 
 
@@ -100,6 +105,7 @@ class FlightDirector:
         system_ids: Mapping[str, int],
         *,
         speedup: float = 1.0,
+        board_ids: Mapping[str, str] | None = None,
     ) -> None:
         from skyshare.runtime.runtime import Runtime  # the type only; avoids a cycle
 
@@ -108,6 +114,7 @@ class FlightDirector:
         self.manager = manager
         self.system_ids = dict(system_ids)
         self.drone_of = {sysid: drone for drone, sysid in self.system_ids.items()}
+        self.board_ids = dict(board_ids or {})  # drone -> the board id its aircraft must report
         self.speedup = speedup
         self._sorties: dict[str, asyncio.Task[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -241,6 +248,9 @@ class FlightDirector:
         runtime = self.runtime
         if self.no_aircraft(drone_id) is not None:
             return None
+        wrong = self.not_its_aircraft(drone_id)
+        if wrong is not None:
+            return NOT_ITS_AIRCRAFT.format(why=wrong)
         site_id = recorded_dock(runtime.network, runtime.fleet[drone_id])
         where = None if site_id is None else self.away_from(drone_id, site_id)
         return None if where is None else MISPLACED.format(where=where)
@@ -256,6 +266,21 @@ class FlightDirector:
         if off_m <= ON_THE_DOCK_M:
             return None
         return f"its aircraft (system {system_id}) is on the ground {off_m:,.0f} m from {site_id}"
+
+    def not_its_aircraft(self, drone_id: str) -> str | None:
+        expected = self.board_ids.get(drone_id)
+        system_id = self.system_ids.get(drone_id)
+        vehicle = None if system_id is None else self.manager.find(system_id)
+        if expected is None or vehicle is None:
+            return None
+        reported = vehicle.state.board_id
+        if reported == expected:
+            return None
+        said = "reports none" if reported is None else f"reports {reported}"
+        return (
+            f"its aircraft (system {system_id}) is not the one the aircraft file names: board "
+            f"id {expected} in the file, and the aircraft {said}"
+        )
 
     def no_aircraft(self, drone_id: str) -> str | None:
         system_id = self.system_ids.get(drone_id)
@@ -578,6 +603,8 @@ class FlightDirector:
             drone_id, EventType.LINK_REGAINED, {"reason": "first heard", "link": link}
         )
         await self.says_where(self._vehicle(drone_id))
+        if drone_id in self.board_ids:
+            await self._vehicle(drone_id).identify(POSITION_WAIT_S)
         misplaced = self.misplaced(drone_id)
         if misplaced is not None:
             if self._sorties.get(drone_id) is asyncio.current_task():

@@ -32,6 +32,12 @@ def health(runtime: Runtime) -> dict[str, Any]:
     if fleet.get("not_heard"):
         silent = fleet["not_heard"]
         problems.append(f"{len(silent)} aircraft not heard: {', '.join(silent[:10])}")
+    if fleet.get("not_its_aircraft"):
+        wrong = fleet["not_its_aircraft"]
+        problems.append(
+            f"{len(wrong)} drones out of service until the aircraft file is put right (their "
+            f"aircraft report another board id than the file's): {', '.join(wrong[:10])}"
+        )
     if fleet.get("away_from_dock"):
         away = fleet["away_from_dock"]
         problems.append(
@@ -49,8 +55,9 @@ def health(runtime: Runtime) -> dict[str, Any]:
 
 def _fleet(runtime: Runtime) -> dict[str, Any]:
     """How many drones have an aircraft, how many of those are heard, which are not, and
-    which are out of service with their aircraft on the ground away from their docks
-    (down in a field, or not the aircraft the file says: ``FlightControl.misplaced``)."""
+    which are out of service because their aircraft is not the one the aircraft file names
+    (by its board id) or is on the ground away from their dock (down in a field, or
+    another drone's: ``FlightControl.misplaced``)."""
     flights = runtime.flights
     if flights is None:
         return {"flying": False}
@@ -60,6 +67,11 @@ def _fleet(runtime: Runtime) -> dict[str, Any]:
         "aircraft": len(links),
         "heard": sum(links.values()),
         "not_heard": sorted(d for d, heard in links.items() if not heard),
+        "not_its_aircraft": sorted(
+            s.drone_id
+            for s in runtime.fleet
+            if s.status is DroneStatus.MAINTENANCE and flights.not_its_aircraft(s.drone_id)
+        ),
         "away_from_dock": sorted(
             s.drone_id
             for s in runtime.fleet

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from skyshare.domain.errors import InputError
@@ -51,12 +51,16 @@ def fleet_config(speedup: float) -> FleetConfig:
 
 
 async def wait_heard(
-    manager: FleetManager, system_ids: Iterable[int], timeout_s: float
+    manager: FleetManager,
+    system_ids: Iterable[int],
+    timeout_s: float,
+    identify: Collection[int] = (),
 ) -> set[int]:
     """Wait up to ``timeout_s`` (wall) for these aircraft to be heard, and for each heard
     to say whether it is in the air (an armed one first heard by its HEARTBEAT does not
-    say yet) and, on the ground, where it is (to be checked against its dock). Returns
-    those that said whether they are in the air."""
+    say yet) and, on the ground, where it is (to be checked against its dock); those of
+    ``identify`` also which aircraft they are (their board id, to be checked against the
+    aircraft file). Returns those that said whether they are in the air."""
     wanted = set(system_ids)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
@@ -73,6 +77,8 @@ async def wait_heard(
     async def says_if_airborne(vehicle: Vehicle) -> None:
         with contextlib.suppress(WaitTimeout):
             await vehicle.wait_for(says, vehicle_s, "whether it is in the air, and where")
+        if vehicle.system_id in identify:
+            await vehicle.identify(vehicle_s)
 
     await asyncio.gather(*(says_if_airborne(v) for v in heard))
     return {v.system_id for v in heard if knows_if_airborne(v.state)}
@@ -87,11 +93,14 @@ async def link_up(
     speedup: float,
     heard: Callable[[set[int]], None],
     source: str = "",
+    board_ids: Mapping[str, str] | None = None,
 ) -> LinkedFleet:
     """Open ``links``, wait up to ``wait_s`` for the aircraft of ``system_ids`` (drone ->
     system id), tell ``heard`` which were heard (it may refuse to go on), and let the
     runtime fly them. Nothing is left open if any step fails. ``source``: where the links
-    were read, for the error of one that cannot be opened."""
+    were read, for the error of one that cannot be opened. ``board_ids``: the hardware id
+    each drone's aircraft must report (drone -> hex), where the aircraft file gives one."""
+    board_ids = dict(board_ids or {})
     manager = FleetManager(fleet_config(speedup))
     try:
         for link in links:
@@ -99,19 +108,28 @@ async def link_up(
                 await manager.connect(link)
             except OSError as exc:  # a port taken, an address not of this machine
                 raise InputError("link", f"cannot open {link}: {exc}", source=source) from None
-        heard(await wait_heard(manager, system_ids.values(), wait_s))
-        return await take_controls(runtime, manager, system_ids, speedup=speedup)
+        identify = {system_ids[d] for d in board_ids}
+        heard(await wait_heard(manager, system_ids.values(), wait_s, identify))
+        return await take_controls(
+            runtime, manager, system_ids, speedup=speedup, board_ids=board_ids
+        )
     except BaseException:
         await manager.close()
         raise
 
 
 async def take_controls(
-    runtime: Runtime, manager: FleetManager, system_ids: Mapping[str, int], *, speedup: float
+    runtime: Runtime,
+    manager: FleetManager,
+    system_ids: Mapping[str, int],
+    *,
+    speedup: float,
+    board_ids: Mapping[str, str] | None = None,
 ) -> LinkedFleet:
     """Fly ``runtime``'s drones through ``manager``: the aircraft of each drone is the one
-    with its system id. Call once the aircraft have been waited for."""
-    director = FlightDirector(runtime, manager, system_ids, speedup=speedup)
+    with its system id (and its board id, where ``board_ids`` gives one). Call once the
+    aircraft have been waited for."""
+    director = FlightDirector(runtime, manager, system_ids, speedup=speedup, board_ids=board_ids)
     await director.start()
     runtime.flights = director
     try:

@@ -45,7 +45,7 @@ async def start_mavlink_fleet(
     against the wall's (1 for real aircraft; SITL and mavsim may run faster)."""
     aircraft = load_aircraft(aircraft_file, runtime)  # nothing is opened for a bad file
     system_ids = {drone: a.system_id for drone, a in aircraft.items()}
-    return await link_up(
+    fleet = await link_up(
         runtime,
         links(aircraft),
         system_ids,
@@ -53,7 +53,21 @@ async def start_mavlink_fleet(
         speedup=speedup,
         heard=lambda heard: _log_start(runtime, aircraft, heard, wait_s),
         source=str(aircraft_file),
+        board_ids={d: a.board_id for d, a in aircraft.items() if a.board_id is not None},
     )
+    _log_board_ids(fleet)
+    return fleet
+
+
+def _log_board_ids(fleet: LinkedFleet) -> None:
+    """Each heard aircraft's board id, for the aircraft file's ``board_id``."""
+    reported = []
+    for drone_id, system_id in sorted(fleet.system_ids.items()):
+        vehicle = fleet.manager.find(system_id)
+        if vehicle is not None:
+            reported.append(f"{drone_id} (system {system_id}): {vehicle.state.board_id}")
+    if reported:
+        log.info("board ids the aircraft report: %s", ", ".join(reported))
 
 
 def _log_start(

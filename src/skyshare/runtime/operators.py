@@ -173,7 +173,12 @@ class Operators(Decisions):
             raise InputError("battery_pct", f"must be in [0, 100], got {battery_pct}")
         if slots_taken(self.network, self.fleet, besides=drone_id)[site_id] >= site.dock_capacity:
             raise InputError("site_id", f"{site_id} has no free slot ({site.dock_capacity} in all)")
-        away = None if self.flights is None else self.flights.away_from(drone_id, site_id)
+        if self.flights is None:
+            return
+        wrong = self.flights.not_its_aircraft(drone_id)
+        if wrong is not None:  # no crew can mend that: the aircraft file must be put right
+            raise InputError("drone_id", f"{drone_id}: {wrong}")
+        away = self.flights.away_from(drone_id, site_id)
         if away is not None:  # the crew names another dock, or the aircraft is another drone's
             raise InputError("site_id", f"{drone_id}: {away}")
 

@@ -53,8 +53,15 @@ class FlightControl(Protocol):
 
     def misplaced(self, drone_id: str) -> str | None:
         """Why the aircraft heard for ``drone_id`` cannot be the drone the records put on
-        a dock: it is on the ground away from that dock; None when it is there, or when
-        nobody can tell (not on a dock, not heard, in the air, no position yet)."""
+        a dock: it is not the aircraft the aircraft file names (``not_its_aircraft``), or
+        it is on the ground away from that dock; None when neither can be told (not on a
+        dock, not heard, in the air, no position yet)."""
+        ...
+
+    def not_its_aircraft(self, drone_id: str) -> str | None:
+        """Why the aircraft heard for ``drone_id`` is not the one the aircraft file names:
+        it reports another board id, or none; None when it reports that one, or the file
+        names none, or it is not heard."""
         ...
 
     def away_from(self, drone_id: str, site_id: str) -> str | None:
