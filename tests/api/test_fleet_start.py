@@ -47,3 +47,15 @@ def test_a_bad_aircraft_file_stops_the_start_naming_the_field(
     assert refused.value.field == field
     pid = client.app.state.runtime.writer.pid
     assert pid is None or _gone(pid)
+
+
+def test_a_bad_api_key_stops_the_start_naming_it_and_leaves_no_store_process(
+    tmp_path: Path,
+) -> None:
+    settings = settings_for(tmp_path).model_copy(update={"api_keys": "short:*:admin"})
+    client = TestClient(create_app(settings))
+    with pytest.raises(InputError) as refused, client:
+        pass
+    assert (refused.value.field, refused.value.item) == ("key", "entry 1")
+    pid = client.app.state.runtime.writer.pid
+    assert pid is not None and _gone(pid)

@@ -40,16 +40,17 @@ def create_app(
         owned = runtime is None
         live = runtime or await Runtime.create(settings)
         app.state.runtime = live
-        app.state.keys = keys or load_keys(
-            settings.api_keys, settings.api_keys_file, live.network.agencies
-        )
-        if not len(app.state.keys):
-            log.warning("no API keys configured: every request will get 401")
-        try:
+        try:  # the keys name the network's agencies: read once it is loaded
+            app.state.keys = keys or load_keys(
+                settings.api_keys, settings.api_keys_file, live.network.agencies
+            )
             fleet = await _start_fleet(live, settings) if owned else None
         except BaseException:
-            await live.shutdown()  # its store's process too
+            if owned:
+                await live.shutdown()  # its store's process too
             raise
+        if not len(app.state.keys):
+            log.warning("no API keys configured: every request will get 401")
         escalation = asyncio.create_task(_escalate_overdue(live), name="escalation")
         # What start-up built (the world, the routing graphs, the fleet link) lives as long
         # as the service: out of the collector's sight. Otherwise each full collection walks
