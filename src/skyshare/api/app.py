@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -108,16 +109,22 @@ def create_app(
         live: Runtime = ws.app.state.runtime
         agency = None if principal.may_act_for("*") else principal.agency
         async with live.bus.subscribe(agency=agency) as events:
-            receiver = asyncio.create_task(_drain(ws))
+
+            async def send() -> None:
+                with contextlib.suppress(WebSocketDisconnect):
+                    async for event in events:
+                        await ws.send_json(event.to_json())
+
+            # Until the client goes (or the server closes the socket): noticed at once, not
+            # at the next event, which in a quiet hour keeps a dead subscription and holds
+            # up the server's shutdown for as long.
+            tasks = {asyncio.create_task(send()), asyncio.create_task(_drain(ws))}
             try:
-                async for event in events:
-                    if receiver.done():
-                        break
-                    await ws.send_json(event.to_json())
-            except WebSocketDisconnect:
-                pass
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             finally:
-                receiver.cancel()
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
 
     return app
 
