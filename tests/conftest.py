@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 import skyshare.runtime.runtime as runtime_module
 from skyshare.config import Settings
 from skyshare.runtime.world import World, load_world
 
 _WORLDS: dict[tuple, World] = {}
+
+# Property tests draw the same examples on every run, so that a run's outcome is the
+# code's, not the draw's; HYPOTHESIS_PROFILE=explore draws new ones, to look for more.
+hypothesis_settings.register_profile("repeatable", derandomize=True, database=None)
+hypothesis_settings.register_profile("explore", max_examples=500)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 def _world_once(settings: Settings) -> World:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, time, timedelta, timezone
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from skyshare.airspace import (
@@ -475,6 +475,10 @@ def test_a_night_period_wraps_past_midnight():
 
 @settings(max_examples=60, deadline=None)
 @given(windows(), st.lists(instants, min_size=1, max_size=20))
+@example(  # an instant given in UTC+1 whose date there is a day after its UTC date
+    TimeWindow(schedule=(DailyPeriod(frozenset({"MON"}), time(23, 0, 1), time(23, 0, 1)),)),
+    [datetime(2020, 1, 1, tzinfo=timezone(timedelta(hours=1)))],
+)
 def test_vectorised_activity_agrees_with_the_plain_rule(window, moments):
     zone = Geozone("Z", "Z", ZoneKind.TEMPORARY, CircleShape(0.0, 51.5, 100.0), windows=(window,))
     compiled = CompiledZone(zone, projection(), Ground())

@@ -110,7 +110,9 @@ class DailyPeriod:
     end: time
 
     def intervals(self, day0: datetime, day1: datetime) -> Iterable[tuple[datetime, datetime]]:
-        """The concrete intervals of this period that start on days ``day0``..``day1``."""
+        """The concrete intervals of this period that start on days ``day0``..``day1``
+        (UTC days, whatever zone the two are given in)."""
+        day0 = day0.astimezone(UTC)
         day = datetime(day0.year, day0.month, day0.day, tzinfo=UTC)
         while day <= day1:
             if WEEKDAYS[day.weekday()] in self.days:
