@@ -4,17 +4,19 @@ real aircraft or SITL would, and an aircraft file says which aircraft each drone
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from simulators.mavsim.vehicle import SimVehicle
 from skyshare.domain import DroneStatus, InputError
 from skyshare.domain.events import EventType
 from skyshare.runtime.flights import NOT_HEARD, NOT_ITS_AIRCRAFT, NOT_LISTED
 from skyshare.runtime.health import health
 from tests.integration.live import until
 
-from .conftest import aircraft_on_their_docks, flying_on
+from .conftest import Flying, aircraft_on_their_docks, flying_on
 
 P1 = {"agency": "police", "priority": "P1", "kind": "burglary"}
 HIGHBURY = {"lat": 51.5490, "lon": -0.0950}  # between the police docks, nearer pol-1's
@@ -23,6 +25,25 @@ LIMEHOUSE = {"lat": 51.5150, "lon": -0.0450}  # near fire-1's and fire-2's dock
 FIRE = {"agency": "fire", "priority": "P1", "kind": "building_fire"}
 CARDIAC = {"agency": "ambulance", "priority": "P1", "kind": "cardiac_arrest"}
 ON_DOCK = (DroneStatus.CHARGING, DroneStatus.DOCKED)
+
+
+async def heard_at_last(flying: Flying, aircraft: SimVehicle, drone: str) -> dict[str, Any]:
+    """``drone``'s aircraft, out of reach at start-up (so the drone is out of service as
+    not heard), is heard at last and found not to be the drone's: the drone is out of
+    service for that. The last ``drone_status`` event's data of each drone, by drone."""
+    out = {e.subject: e.data for e in flying.of(EventType.DRONE_STATUS)}
+    assert out[drone]["reason"] == NOT_HEARD
+    aircraft.inject(link_drop=False)
+    await flying.wait_event(
+        lambda e: (
+            e.type is EventType.DRONE_STATUS
+            and e.subject == drone
+            and e.data["status"] == "maintenance"
+        ),
+        30,
+        f"{drone} out of service",
+    )
+    return {e.subject: e.data for e in flying.of(EventType.DRONE_STATUS)}
 
 
 async def test_drones_fly_the_aircraft_the_file_names_and_one_heard_late_is_flown_then(
@@ -99,19 +120,7 @@ async def test_drones_whose_aircraft_stand_on_each_other_s_docks_are_not_flown(
         url = f"sqlite:///{tmp_path / 'e2e.db'}"
         async with flying_on(url, listed, wait_s=1.0) as flying:
             runtime = flying.runtime
-            out = {e.subject: e.data for e in flying.of(EventType.DRONE_STATUS)}
-            assert out["pol-1"]["reason"] == NOT_HEARD
-            late.inject(link_drop=False)  # heard now, on the dock it is not recorded on
-            await flying.wait_event(
-                lambda e: (
-                    e.type is EventType.DRONE_STATUS
-                    and e.subject == "pol-1"
-                    and e.data["status"] == "maintenance"
-                ),
-                30,
-                "pol-1 out of service",
-            )
-            out = {e.subject: e.data for e in flying.of(EventType.DRONE_STATUS)}
+            out = await heard_at_last(flying, late, "pol-1")  # on a dock not its drone's
             assert set(out) == {"pol-1", "pol-2"}
             for drone, dock in (("pol-1", "pol-islington"), ("pol-2", "pol-hackney")):
                 assert runtime.fleet[drone].status is DroneStatus.MAINTENANCE
@@ -187,19 +196,7 @@ async def test_two_drones_on_one_dock_are_told_apart_by_their_board_ids(
         swapped.write_text(yaml.safe_dump({"aircraft": entries}))
         async with flying_on(f"sqlite:///{tmp_path / 'a.db'}", swapped, wait_s=1.0) as flying:
             runtime = flying.runtime
-            out = {e.subject: e.data for e in flying.of(EventType.DRONE_STATUS)}
-            assert out["fire-2"]["reason"] == NOT_HEARD
-            late.inject(link_drop=False)  # heard now, saying which aircraft it is
-            await flying.wait_event(
-                lambda e: (
-                    e.type is EventType.DRONE_STATUS
-                    and e.subject == "fire-2"
-                    and e.data["status"] == "maintenance"
-                ),
-                30,
-                "fire-2 out of service",
-            )
-            out = {e.subject: e.data for e in flying.of(EventType.DRONE_STATUS)}
+            out = await heard_at_last(flying, late, "fire-2")  # saying which aircraft it is
             assert set(out) == {"fire-1", "fire-2"}
             for drone, other in (("fire-1", "fire-2"), ("fire-2", "fire-1")):
                 assert runtime.fleet[drone].status is DroneStatus.MAINTENANCE
