@@ -30,12 +30,9 @@ class GcsServices:
 
     flight_sw_version: ClassVar[int] = 0
     reports_uid64: ClassVar[bool] = False  # PX4 fills AUTOPILOT_VERSION's uid; ArduPilot, 0
-
-    @property
-    def board_id(self) -> bytes:
-        """The simulated processor's unique id, sent as AUTOPILOT_VERSION's ``uid2``: 12
-        bytes, as an STM32's, "MAVSIM" then the system id."""
-        return b"MAVSIM" + self.sysid.to_bytes(6, "big")
+    # The simulated processor's unique id, sent as AUTOPILOT_VERSION's ``uid2`` (set by
+    # ``SimVehicle``: 12 bytes, as an STM32's); a test may put another aircraft in its place.
+    board_id: bytes
 
     def is_gcs_heartbeat(self, msg: Any) -> bool:
         return msg.type == C.MAV_TYPE_GCS

@@ -63,6 +63,7 @@ class SimVehicle(GcsServices, MissionHost):
         self.index = index
         self.sysid = index + 1
         self.compid = C.MAV_COMP_ID_AUTOPILOT1
+        self.board_id = b"MAVSIM" + self.sysid.to_bytes(6, "big")  # "MAVSIM", system id
         self.cfg = cfg
         lat, lon = cfg.home_of(index)
         self.frame = LocalFrame(lat, lon, cfg.home_alt_amsl)

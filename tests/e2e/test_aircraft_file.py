@@ -229,3 +229,62 @@ async def test_two_drones_on_one_dock_are_told_apart_by_their_board_ids(
             assert call.assignment is not None and call.assignment.drone_id in board
             flown = aircraft.vehicle(call.assignment.drone_id)
             await until(lambda: flown.airborne, 30, "its aircraft in the air")
+
+
+async def test_an_aircraft_swapped_on_its_dock_during_an_outage_is_not_flown(
+    tmp_path: Path,
+) -> None:
+    """fire-1's link drops and comes back: its aircraft, asked again which it is, is
+    the same, and fire-1 is back in service. It drops again, and a spare aircraft is put
+    on the dock in its place with its system id: heard again, it reports another board
+    id, and fire-1 is out of service, saying why."""
+    async with aircraft_on_their_docks() as aircraft:
+        board = {d: aircraft.vehicle(d).board_id.hex() for d in aircraft.system_ids}
+        entries = {
+            d: {"link": aircraft.links[d], "system_id": aircraft.system_ids[d], "board_id": b}
+            for d, b in board.items()
+        }
+        listed = tmp_path / "aircraft.yaml"
+        listed.write_text(yaml.safe_dump({"aircraft": entries}))
+        async with flying_on(f"sqlite:///{tmp_path / 'e2e.db'}", listed, wait_s=1.0) as flying:
+            runtime = flying.runtime
+            fire_1 = aircraft.vehicle("fire-1")
+            assert flying.fleet.director.warmed is not None
+            await flying.fleet.director.warmed  # the start-up's settings made on every aircraft
+
+            async def outage(then: str) -> None:
+                seen = len(flying.events)
+                fire_1.inject(link_drop=True)
+                await until(lambda: runtime.fleet["fire-1"].status is DroneStatus.OFFLINE, 30)
+                if then == "swap":
+                    fire_1.board_id = b"SPARE-AIRCRAFT"
+                fire_1.inject(link_drop=False)
+                await flying.wait_event(
+                    lambda e: (
+                        flying.events.index(e) >= seen
+                        and e.type is EventType.LINK_REGAINED
+                        and e.subject == "fire-1"
+                    ),
+                    30,
+                    "fire-1 heard again",
+                )
+
+            await outage("same aircraft")
+            await until(lambda: runtime.fleet["fire-1"].status in ON_DOCK, 30, "back in service")
+            await outage("swap")
+            last = await flying.wait_event(
+                lambda e: (
+                    e.type is EventType.DRONE_STATUS
+                    and e.subject == "fire-1"
+                    and e.data["status"] == "maintenance"
+                ),
+                30,
+                "fire-1 out of service",
+            )
+            assert last.data["reason"] == NOT_ITS_AIRCRAFT.format(
+                why=f"its aircraft (system {aircraft.system_ids['fire-1']}) is not the one the "
+                f"aircraft file names: board id {board['fire-1']} in the file, and the aircraft "
+                f"reports {b'SPARE-AIRCRAFT'.hex()}"
+            )
+            assert health(runtime)["fleet"]["not_its_aircraft"] == ["fire-1"]
+            assert runtime.fleet["fire-2"].status in ON_DOCK

@@ -554,12 +554,15 @@ class Vehicle:
         last = self.telemetry.last_message
         if self.connected and last is not None and now - last > timeout:
             self.connected = False
+            # What is heard next on this system id may be another aircraft: ask again then.
+            self.telemetry.board_id = None
             self.telemetry.seq.resync()
             self.emit(LinkLost(self.system_id, now, now - last))
             self._wake()
 
     def _restored(self, now: float) -> None:
         self.connected = True
+        self.request_board_id()
         last = self.telemetry.last_message
         self.emit(LinkRestored(self.system_id, now, now - last if last is not None else 0.0))
         self.link.spawn(self.dialect.on_link_restored(self), f"restore {self.system_id}")

@@ -555,7 +555,7 @@ class FlightDirector:
                             {"outage_s": round(event.outage_s, 1)},
                         )
                         if self.runtime.fleet[drone_id].status is DroneStatus.OFFLINE:
-                            await self.recall(drone_id, "link restored")
+                            await self._take_up_restored(drone_id)
                     elif isinstance(event, VehicleDiscovered):
                         await self._first_heard(drone_id, event)
                     elif isinstance(event, FenceBreached):
@@ -612,6 +612,31 @@ class FlightDirector:
             await self.runtime.aircraft_misplaced({drone_id: misplaced})
             return
         await self._return_home(drone_id, "aircraft heard")
+
+    async def _take_up_restored(self, drone_id: str) -> None:
+        """An out-of-service drone's link is back: brought home, or landed where it is.
+        If the file gives its board id, the aircraft is asked for it first (in a task of
+        its own: the answer takes a moment): it may have been swapped on the dock during
+        the outage, and one on the ground that reports another is out of service."""
+        if drone_id not in self.board_ids:
+            await self.recall(drone_id, "link restored")
+        elif drone_id not in self._sorties:
+            self._sorties[drone_id] = asyncio.create_task(
+                self._identify_then_recall(drone_id), name=f"restored-{drone_id}"
+            )
+
+    async def _identify_then_recall(self, drone_id: str) -> None:
+        try:
+            vehicle = self._vehicle(drone_id)
+            await vehicle.identify(POSITION_WAIT_S)
+            wrong = None if vehicle.state.airborne else self.not_its_aircraft(drone_id)
+        finally:
+            if self._sorties.get(drone_id) is asyncio.current_task():
+                self._sorties.pop(drone_id, None)
+        if wrong is not None:
+            await self.runtime.aircraft_misplaced({drone_id: NOT_ITS_AIRCRAFT.format(why=wrong)})
+        else:
+            await self.recall(drone_id, "link restored")
 
     async def says_where(self, vehicle: Vehicle) -> None:
         """Give a landed aircraft a few seconds to report its position (``misplaced`` needs
