@@ -620,10 +620,13 @@ class FlightDirector:
         the outage, and one on the ground that reports another is out of service."""
         if drone_id not in self.board_ids:
             await self.recall(drone_id, "link restored")
-        elif drone_id not in self._sorties:
-            self._sorties[drone_id] = asyncio.create_task(
-                self._identify_then_recall(drone_id), name=f"restored-{drone_id}"
-            )
+            return
+        previous = self._sorties.pop(drone_id, None)  # as ``recall`` does
+        if previous is not None:
+            previous.cancel()
+        self._sorties[drone_id] = asyncio.create_task(
+            self._identify_then_recall(drone_id), name=f"restored-{drone_id}"
+        )
 
     async def _identify_then_recall(self, drone_id: str) -> None:
         try:
