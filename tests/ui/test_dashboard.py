@@ -22,13 +22,11 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from playwright.async_api import Locator, Page, async_playwright, expect
 
 from skyshare.api.app import create_app
 from tests.api.conftest import KEYS, as_, settings_for
 from tests.integration.live import CALL, until
-
-playwright = pytest.importorskip("playwright.async_api")
-from playwright.async_api import Page, async_playwright, expect  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -78,7 +76,8 @@ async def dashboard(base: str, who: str) -> AsyncIterator[Page]:
     assert errors == []
 
 
-def cards(page: Page):  # type: ignore[no-untyped-def]
+def cards(page: Page) -> Locator:
+    """The open incidents' cards on the page."""
     return page.locator("#incidents .incident")
 
 
